@@ -1,0 +1,49 @@
+# Herald — the targets a newcomer guesses. Every Go module in go.work is covered.
+SHELL := /bin/bash
+GO    ?= go
+MODULES := pkg proto services/registry services/matcher services/dispatcher services/standalone
+PKGS    := $(addprefix ./,$(addsuffix /...,$(MODULES)))
+# FerretDB's PostgreSQL backend is not used; leaving it out saves build time.
+TAGS    := -tags ferretdb_no_postgresql
+
+.PHONY: run test test-short bench lint fmt proto build tidy clean
+
+## run: the whole platform in one process on an embedded broker and store (data in .data/)
+run:
+	$(GO) run $(TAGS) ./services/standalone/cmd/herald
+
+## test: vet, then every test (unit and integration) with the race detector
+test:
+	./scripts/test.sh
+
+## test-short: unit tests only, no servers
+test-short:
+	$(GO) test $(TAGS) -short $(PKGS)
+
+## bench: benchmarks of every module
+bench:
+	./scripts/test.sh -bench
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $(MODULES) | grep -v '\.pb\.go$$' || true); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(TAGS) $(PKGS)
+
+fmt:
+	gofmt -w $(MODULES)
+
+## proto: regenerate the committed gRPC/protobuf code
+proto:
+	./scripts/proto.sh
+
+## build: static binaries in bin/
+build:
+	mkdir -p bin
+	CGO_ENABLED=0 $(GO) build -o bin/ ./services/registry/cmd/registry
+	CGO_ENABLED=0 $(GO) build $(TAGS) -o bin/ ./services/standalone/cmd/herald ./services/standalone/cmd/herald-standin
+
+tidy:
+	for m in $(MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done
+
+clean:
+	rm -rf bin .data

@@ -1,0 +1,3 @@
+module github.com/heraldhq/herald/services/dispatcher
+
+go 1.26

@@ -1,0 +1,107 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/pkg/envconfig"
+	"github.com/heraldhq/herald/pkg/secretbox"
+)
+
+// Config is the registry's configuration. Load reads it from HERALD_* variables.
+type Config struct {
+	// HTTPAddr is where the JSON API, /healthz, /readyz and /metrics listen (HERALD_HTTP_ADDR).
+	// Default: ":8080".
+	HTTPAddr string
+	// GRPCAddr is where the gRPC API listens (HERALD_GRPC_ADDR). Default: ":9090".
+	GRPCAddr string
+	// MongoURI is the MongoDB connection string (HERALD_MONGODB_URI).
+	// Default: "mongodb://127.0.0.1:27017".
+	MongoURI string
+	// MongoDatabase is the database holding the registry's collections (HERALD_MONGODB_DATABASE).
+	// Default: "herald".
+	MongoDatabase string
+	// MongoMaxPoolSize caps connections to MongoDB (HERALD_MONGODB_MAX_POOL_SIZE). FerretDB on
+	// SQLite loses concurrent updates, so the standalone run and tests use 1. Default: 100.
+	MongoMaxPoolSize int
+	// AdminToken authenticates operators (HERALD_ADMIN_TOKEN); at least 16 characters.
+	// Default: none, required.
+	AdminToken string
+	// SecretKeys encrypt webhook secrets at rest (HERALD_SECRET_KEY): base64 32-byte keys,
+	// comma-separated, the first one sealing new secrets. Default: none, required.
+	SecretKeys string
+	// WatchPollInterval is how often the change log is read for writes made by other replicas
+	// (HERALD_WATCH_POLL_INTERVAL). Default: 200ms.
+	WatchPollInterval time.Duration
+	// ShutdownTimeout bounds a graceful stop (HERALD_SHUTDOWN_TIMEOUT). Default: 15s.
+	ShutdownTimeout time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:          ":8080",
+		GRPCAddr:          ":9090",
+		MongoURI:          "mongodb://127.0.0.1:27017",
+		MongoDatabase:     "herald",
+		MongoMaxPoolSize:  100,
+		WatchPollInterval: 200 * time.Millisecond,
+		ShutdownTimeout:   15 * time.Second,
+	}
+}
+
+// Load reads the configuration from the environment over the defaults and validates it.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	c := DefaultConfig()
+	l := envconfig.Loader{Lookup: lookup}
+	l.String(&c.HTTPAddr, "HERALD_HTTP_ADDR")
+	l.String(&c.GRPCAddr, "HERALD_GRPC_ADDR")
+	l.String(&c.MongoURI, "HERALD_MONGODB_URI")
+	l.String(&c.MongoDatabase, "HERALD_MONGODB_DATABASE")
+	l.Int(&c.MongoMaxPoolSize, "HERALD_MONGODB_MAX_POOL_SIZE")
+	l.String(&c.AdminToken, "HERALD_ADMIN_TOKEN")
+	l.String(&c.SecretKeys, "HERALD_SECRET_KEY")
+	l.Duration(&c.WatchPollInterval, "HERALD_WATCH_POLL_INTERVAL")
+	l.Duration(&c.ShutdownTimeout, "HERALD_SHUTDOWN_TIMEOUT")
+	if err := l.Err(); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every bad field, each named by its variable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if c.HTTPAddr == "" {
+		bad("HERALD_HTTP_ADDR", "is empty")
+	}
+	if c.GRPCAddr == "" {
+		bad("HERALD_GRPC_ADDR", "is empty")
+	}
+	if c.MongoURI == "" {
+		bad("HERALD_MONGODB_URI", "is empty")
+	}
+	if c.MongoDatabase == "" {
+		bad("HERALD_MONGODB_DATABASE", "is empty")
+	}
+	if c.MongoMaxPoolSize < 1 {
+		bad("HERALD_MONGODB_MAX_POOL_SIZE", "must be at least 1, got %d", c.MongoMaxPoolSize)
+	}
+	if len(c.AdminToken) < 16 {
+		bad("HERALD_ADMIN_TOKEN", "must be set to at least 16 characters (try: openssl rand -hex 24)")
+	}
+	if _, err := secretbox.ParseKeys(c.SecretKeys); err != nil {
+		bad("HERALD_SECRET_KEY", "must be base64 of 32 random bytes (try: openssl rand -base64 32): %v", err)
+	}
+	if c.WatchPollInterval <= 0 {
+		bad("HERALD_WATCH_POLL_INTERVAL", "must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("HERALD_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	return errors.Join(errs...)
+}

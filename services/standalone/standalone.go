@@ -1,0 +1,63 @@
+package standalone
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/heraldhq/herald/services/registry"
+	"github.com/heraldhq/herald/services/standalone/standin"
+)
+
+// Topics the embedded broker creates at start: the publishers' input topics.
+var inputTopics = []string{"participant", "entity", "container"}
+
+// Run starts the embedded broker and store and the services, prints where they listen to out,
+// and runs until ctx ends.
+func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error {
+	if err := cfg.fillSecrets(); err != nil {
+		return err
+	}
+	servers, err := standin.Start(standin.Options{
+		DataDir:   cfg.DataDir,
+		KafkaAddr: cfg.KafkaAddr,
+		MongoAddr: "127.0.0.1:0",
+		Topics:    inputTopics,
+		Logger:    log,
+	})
+	if err != nil {
+		return fmt.Errorf("HERALD_KAFKA_ADDR %s or HERALD_DATA_DIR %s: %w", cfg.KafkaAddr, cfg.DataDir, err)
+	}
+	defer servers.Close()
+
+	rc := registry.DefaultConfig()
+	rc.HTTPAddr, rc.GRPCAddr = cfg.HTTPAddr, cfg.GRPCAddr
+	rc.MongoURI, rc.MongoMaxPoolSize = servers.MongoURI, 1 // FerretDB on SQLite: one serialized client
+	if cfg.MongoURI != "" {
+		rc.MongoURI, rc.MongoMaxPoolSize = cfg.MongoURI, 100
+	}
+	rc.AdminToken, rc.SecretKeys = cfg.AdminToken, cfg.SecretKey
+	reg, err := registry.New(ctx, rc, log)
+	if err != nil {
+		return err
+	}
+
+	abs, _ := filepath.Abs(cfg.DataDir)
+	fmt.Fprintf(out, `Herald is running. Stop it with Ctrl-C; data is kept in %s.
+
+  HTTP API:      http://%s
+  gRPC API:      %s
+  Kafka broker:  %s
+  MongoDB:       %s
+  Admin token:   %s
+
+Create an app (its API key is printed once):
+  curl -s -X POST http://%s/v1/apps -H 'Authorization: Bearer %s' \
+       -d '{"name":"user-service","permissions":["get users"]}'
+
+The README walks through publishing events and subscribing.
+`, abs, reg.HTTPAddr(), reg.GRPCAddr(), servers.KafkaBrokers[0], rc.MongoURI, cfg.AdminToken, reg.HTTPAddr(), cfg.AdminToken)
+	return reg.Run(ctx)
+}
