@@ -1,7 +1,21 @@
 module github.com/heraldhq/herald/pkg
 
-go 1.26
+go 1.26.0
 
 require github.com/diegoholiveira/jsonlogic/v3 v3.5.1
 
-require github.com/barkimedes/go-deepcopy v0.0.0-20220514131651-17c30cfc62df // indirect
+require (
+	github.com/barkimedes/go-deepcopy v0.0.0-20220514131651-17c30cfc62df // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
+
+require (
+	github.com/heraldhq/herald/proto v0.0.0
+	google.golang.org/grpc v1.85.0
+)
+
+replace github.com/heraldhq/herald/proto => ../proto

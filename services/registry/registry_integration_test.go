@@ -79,12 +79,27 @@ func (e *env) start() {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
 	e.base, e.grpcAddr = "http://"+svc.HTTPAddr(), svc.GRPCAddr()
+	waitReady(e.t, e.base)
 	e.stop = func() {
 		cancel()
 		if err := <-done; err != nil {
 			e.t.Errorf("registry stopped with %v", err)
 		}
 	}
+}
+
+// waitReady polls /readyz as a readiness probe would, for at most 10s.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if res, err := http.Get(base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	t.Fatal("the registry did not become ready within 10s")
 }
 
 // resp is a decoded JSON response.

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -74,17 +74,30 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.db.Client().Ping(ctx, nil)
 }
 
-// NewID returns an id that sorts by creation time: prefix, 12 hex digits of milliseconds, 16 of
-// randomness. Pages are ordered by _id, so lists come out oldest first.
+// NewID returns an id that sorts by creation time: prefix, 12 hex digits of milliseconds, 6 of
+// a sequence that orders ids made by this process in the same millisecond, 10 of randomness.
+// Pages are ordered by _id, so lists come out oldest first.
 func NewID(prefix string) string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	ms := strconv.FormatInt(time.Now().UnixMilli(), 16)
-	for len(ms) < 12 {
-		ms = "0" + ms
+	idMu.Lock()
+	ms := time.Now().UnixMilli()
+	if ms <= idLastMS {
+		ms, idSeq = idLastMS, idSeq+1 // same millisecond, or the clock stepped back
+	} else {
+		idSeq = 0
 	}
-	return prefix + ms + hex.EncodeToString(b[:])
+	idLastMS = ms
+	seq := idSeq
+	idMu.Unlock()
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s%012x%06x%s", prefix, ms, seq&0xffffff, hex.EncodeToString(b[:]))
 }
+
+var (
+	idMu     sync.Mutex
+	idLastMS int64
+	idSeq    int64
+)
 
 // Page asks for up to Limit documents after the id After (exclusive); "" starts at the beginning.
 type Page struct {

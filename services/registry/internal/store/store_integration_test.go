@@ -85,12 +85,3 @@ func TestUniqueIndexesAndChangeLog(t *testing.T) {
 		t.Fatalf("SweepChanges = %d, %v", n, err)
 	}
 }
-
-func TestNewIDSortsByTime(t *testing.T) {
-	a := store.NewID("x_")
-	time.Sleep(2 * time.Millisecond)
-	b := store.NewID("x_")
-	if !(a < b) || len(a) != len(b) {
-		t.Fatalf("%s then %s", a, b)
-	}
-}

@@ -1,0 +1,203 @@
+package matcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/pkg/topics"
+	"github.com/segmentio/kafka-go"
+	"google.golang.org/protobuf/proto"
+)
+
+// Headers Herald adds to a quarantined message on herald.invalid.
+const (
+	HeaderReason          = "herald-reason"
+	HeaderSourceTopic     = "herald-source-topic"
+	HeaderSourcePartition = "herald-source-partition"
+	HeaderSourceOffset    = "herald-source-offset"
+	HeaderDeliveryID      = "herald-delivery-id"
+)
+
+// reader is the part of kafka.Reader the consumer uses.
+type reader interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// writer is the part of kafka.Writer the consumer uses.
+type writer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// consumer reads input messages in batches, matches them, produces the jobs and quarantined
+// messages, and only then commits the batch's offsets.
+type consumer struct {
+	r       reader
+	w       writer
+	rules   Rules
+	index   func() *Index
+	names   topics.Names
+	batch   int
+	log     *slog.Logger
+	m       *metrics
+	handled atomic.Int64
+}
+
+func (c *consumer) Name() string { return "kafka-consumer" }
+
+// Run consumes until ctx ends. A batch whose jobs cannot be produced is retried, never skipped:
+// the partition waits, and back-pressure reaches Kafka because nothing more is fetched.
+func (c *consumer) Run(ctx context.Context) error {
+	fetched := make(chan kafka.Message, c.batch)
+	fetchErr := make(chan error, 1)
+	go func() {
+		for {
+			m, err := c.r.FetchMessage(ctx)
+			if err != nil {
+				fetchErr <- err
+				return
+			}
+			select {
+			case fetched <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	batch := make([]kafka.Message, 0, c.batch)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-fetchErr:
+			return fmt.Errorf("matcher: fetching: %w", err)
+		case m := <-fetched:
+			batch = append(batch, m)
+		}
+	drain: // take what has already arrived, without waiting for more
+		for len(batch) < c.batch {
+			select {
+			case m := <-fetched:
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		if err := c.handle(ctx, batch); err != nil {
+			return err
+		}
+	}
+}
+
+// handle matches one batch, produces its output and commits it.
+func (c *consumer) handle(ctx context.Context, batch []kafka.Message) error {
+	start := time.Now()
+	idx := c.index()
+	var out []kafka.Message
+	for _, msg := range batch {
+		out = append(out, c.match(idx, msg, start)...)
+	}
+	if err := c.produce(ctx, out); err != nil {
+		return err
+	}
+	if err := c.r.CommitMessages(ctx, batch...); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Typically a rebalance took the partitions: their new owner reads these messages
+		// again and makes the same delivery ids, so this is a duplicate, not a loss.
+		c.log.Warn("matcher: committing offsets failed; the batch will be read again", "err", err, "messages", len(batch))
+	}
+	c.handled.Add(int64(len(batch)))
+	c.m.batchSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// match turns one input message into the Kafka messages to produce.
+func (c *consumer) match(idx *Index, msg kafka.Message, now time.Time) []kafka.Message {
+	logical, _ := c.names.Logical(msg.Topic)
+	c.m.consumed.WithLabelValues(logical).Inc()
+	c.m.lag.WithLabelValues(logical, strconv.Itoa(msg.Partition)).Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
+	headers := make(map[string]string, len(msg.Headers))
+	for _, h := range msg.Headers {
+		headers[h.Key] = string(h.Value)
+	}
+	res := c.rules.Match(idx, Input{Topic: logical, Partition: msg.Partition, Offset: msg.Offset, Time: msg.Time, Value: msg.Value, Headers: headers}, now)
+	c.m.matched.Add(float64(res.Matched))
+	c.m.filtered.Add(float64(res.Filtered))
+	out := make([]kafka.Message, 0, len(res.Jobs)+1)
+	for _, job := range res.Jobs {
+		value, err := proto.Marshal(job)
+		if err != nil { // a Job always marshals; this would be a programming error
+			c.log.Error("matcher: encoding a job failed", "err", err)
+			continue
+		}
+		out = append(out, kafka.Message{
+			Topic:   c.names.Topic(topics.Deliveries),
+			Key:     []byte(job.GetSubscriptionId()),
+			Value:   value,
+			Headers: []kafka.Header{{Key: HeaderDeliveryID, Value: []byte(job.GetDeliveryId())}},
+		})
+	}
+	if res.Invalid != "" {
+		c.m.invalid.Inc()
+		c.log.Warn("matcher: quarantined a message", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "reason", res.Invalid)
+		out = append(out, kafka.Message{
+			Topic: c.names.Topic(topics.Invalid),
+			Key:   msg.Key,
+			Value: msg.Value,
+			Headers: append(append([]kafka.Header{}, msg.Headers...),
+				kafka.Header{Key: HeaderReason, Value: []byte(res.Invalid)},
+				kafka.Header{Key: HeaderSourceTopic, Value: []byte(msg.Topic)},
+				kafka.Header{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(msg.Partition))},
+				kafka.Header{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
+			),
+		})
+	}
+	return out
+}
+
+// produce writes msgs until Kafka has acknowledged all of them, retrying what failed.
+func (c *consumer) produce(ctx context.Context, msgs []kafka.Message) error {
+	jobs := 0
+	for _, m := range msgs {
+		if m.Topic == c.names.Topic(topics.Deliveries) {
+			jobs++
+		}
+	}
+	backoff := 100 * time.Millisecond
+	for len(msgs) > 0 {
+		err := c.w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
+			failed := msgs[:0:0]
+			for i, e := range werrs {
+				if e != nil {
+					failed = append(failed, msgs[i])
+				}
+			}
+			msgs = failed
+		}
+		c.log.Warn("matcher: producing jobs failed; retrying", "err", err, "messages", len(msgs), "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	c.m.jobs.Add(float64(jobs))
+	return nil
+}
