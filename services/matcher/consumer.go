@@ -21,7 +21,14 @@ const (
 	HeaderSourcePartition = "herald-source-partition"
 	HeaderSourceOffset    = "herald-source-offset"
 	HeaderDeliveryID      = "herald-delivery-id"
+	// HeaderTruncated carries the original size of a quarantined value that was cut to
+	// maxQuarantineBytes; the source headers still point at the whole message.
+	HeaderTruncated = "herald-truncated"
 )
+
+// maxQuarantineBytes bounds the copy of a message on herald.invalid, so that a large bad
+// message plus Herald's headers still fits in one Kafka batch.
+const maxQuarantineBytes = 512 << 10
 
 // reader is the part of kafka.Reader the consumer uses.
 type reader interface {
@@ -43,6 +50,7 @@ type consumer struct {
 	index   func() *Index
 	names   topics.Names
 	batch   int
+	grace   time.Duration // how long a batch in flight may finish after a stop is asked for
 	log     *slog.Logger
 	m       *metrics
 	handled atomic.Int64
@@ -89,10 +97,22 @@ func (c *consumer) Run(ctx context.Context) error {
 				break drain
 			}
 		}
-		if err := c.handle(ctx, batch); err != nil {
+		hctx, done := finishing(ctx, c.grace)
+		err := c.handle(hctx, batch)
+		done()
+		if err != nil {
 			return err
 		}
 	}
+}
+
+// finishing returns a context that ends grace after ctx does: a stop lets the batch in flight
+// produce and commit, instead of leaving work that the next owner would do twice.
+// Call done when the batch is finished.
+func finishing(ctx context.Context, grace time.Duration) (fctx context.Context, done func()) {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return fctx, func() { stop(); cancel() }
 }
 
 // handle matches one batch, produces its output and commits it.
@@ -107,9 +127,6 @@ func (c *consumer) handle(ctx context.Context, batch []kafka.Message) error {
 		return err
 	}
 	if err := c.r.CommitMessages(ctx, batch...); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		// Typically a rebalance took the partitions: their new owner reads these messages
 		// again and makes the same delivery ids, so this is a duplicate, not a loss.
 		c.log.Warn("matcher: committing offsets failed; the batch will be read again", "err", err, "messages", len(batch))
@@ -148,7 +165,7 @@ func (c *consumer) match(idx *Index, msg kafka.Message, now time.Time) []kafka.M
 	if res.Invalid != "" {
 		c.m.invalid.Inc()
 		c.log.Warn("matcher: quarantined a message", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "reason", res.Invalid)
-		out = append(out, kafka.Message{
+		q := kafka.Message{
 			Topic: c.names.Topic(topics.Invalid),
 			Key:   msg.Key,
 			Value: msg.Value,
@@ -158,7 +175,12 @@ func (c *consumer) match(idx *Index, msg kafka.Message, now time.Time) []kafka.M
 				kafka.Header{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(msg.Partition))},
 				kafka.Header{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
 			),
-		})
+		}
+		if len(q.Value) > maxQuarantineBytes {
+			q.Headers = append(q.Headers, kafka.Header{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(q.Value)))})
+			q.Value = q.Value[:maxQuarantineBytes]
+		}
+		out = append(out, q)
 	}
 	return out
 }

@@ -105,14 +105,14 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		Balancer:               &kafka.Hash{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchSize:              cfg.BatchSize * 4,
-		BatchBytes:             64 << 20,
+		BatchBytes:             1 << 20, // Kafka's default message.max.bytes applies to a whole batch
 		BatchTimeout:           2 * time.Millisecond,
 		AllowAutoTopicCreation: true,
 	}
 	s.cons = &consumer{
 		r: s.reader, w: s.writer, index: func() *Index { return s.view.idx.Load() },
 		rules: Rules{MaxEventBytes: cfg.MaxEventBytes, ResourceBaseURL: cfg.ResourceBaseURL},
-		names: names, batch: cfg.BatchSize, log: log, m: m,
+		names: names, batch: cfg.BatchSize, grace: cfg.ShutdownTimeout / 2, log: log, m: m,
 	}
 
 	mux := http.NewServeMux()

@@ -149,7 +149,7 @@ func decodeBody(r *http.Request, m proto.Message) error {
 		}
 		return invalid("", "reading the request body: %v", err)
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if b := strings.TrimSpace(string(body)); b == "" || b == "null" {
 		return nil
 	}
 	if err := jsonIn.Unmarshal(body, m); err != nil {

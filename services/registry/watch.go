@@ -29,8 +29,9 @@ type hub struct {
 	store *store.Store
 	log   *slog.Logger
 	poll  time.Duration
-	kick  chan struct{}
-	ready chan struct{}
+	kick    chan struct{}
+	ready   chan struct{}
+	stopped chan struct{} // closed when Run returns: open streams end so shutdown is quick
 
 	mu       sync.Mutex
 	version  int64
@@ -44,7 +45,7 @@ type watcher struct {
 }
 
 func newHub(st *store.Store, poll time.Duration, log *slog.Logger) *hub {
-	return &hub{store: st, log: log, poll: poll, kick: make(chan struct{}, 1), ready: make(chan struct{}), watchers: map[*watcher]struct{}{}}
+	return &hub{store: st, log: log, poll: poll, kick: make(chan struct{}, 1), ready: make(chan struct{}), stopped: make(chan struct{}), watchers: map[*watcher]struct{}{}}
 }
 
 // nudge asks for a poll now (after a local write).
@@ -60,6 +61,7 @@ func (h *hub) Name() string { return "config-watch" }
 
 // Run tails the change log until ctx ends.
 func (h *hub) Run(ctx context.Context) error {
+	defer close(h.stopped)
 	for {
 		v, err := h.store.LastChange(ctx)
 		if err == nil {
@@ -250,6 +252,8 @@ func (a *API) WatchConfig(_ *registryv1.WatchConfigRequest, stream grpc.ServerSt
 			return nil
 		case <-w.behind:
 			return newError(ErrUnavailable, "", "this watcher fell %d steps behind; reconnect for a new snapshot", watchBuffer)
+		case <-a.hub.stopped:
+			return newError(ErrUnavailable, "", "the registry is shutting down; reconnect")
 		case m := <-w.steps:
 			if m.Version <= version {
 				continue
