@@ -114,15 +114,15 @@ func TestMatchQuarantinesBadInput(t *testing.T) {
 	idx := buildIndex(t, os1Config(t))
 	r := Rules{MaxEventBytes: 2048}
 	for value, reason := range map[string]string{
-		`not json`:                          "not a JSON object",
-		`[1,2]`:                             "not a JSON object",
-		`"str"`:                             "not a JSON object",
-		``:                                  "not a JSON object",
-		`{"eventType": "x",`:                "not valid JSON",
-		`{"a":1}`:                           "no eventType",
-		`{"eventType":""}`:                  "no eventType",
-		`{"eventType":42}`:                  "not a string",
-		`{"eventType":"x","pad":"` + strings.Repeat("a", 3000) + `"}`: "larger than",
+		`not json`:           "not a JSON object",
+		`[1,2]`:              "not a JSON object",
+		`"str"`:              "not a JSON object",
+		``:                   "not a JSON object",
+		`{"eventType": "x",`: "not valid JSON",
+		`{"a":1}`:            "no eventType",
+		`{"eventType":""}`:   "no eventType",
+		`{"eventType":42}`:   "not a string",
+		`{"eventType":"x","pad":"` + strings.Repeat("a", 3000) + `"}`:     "larger than",
 		strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000): "larger than",
 	} {
 		res := r.Match(idx, in(value, nil), time.Now())
@@ -193,11 +193,11 @@ func TestDeliveryIDIsStable(t *testing.T) {
 func TestResourceURL(t *testing.T) {
 	data := map[string]any{"userId": "a/b", "n": 12.0, "user": map[string]any{"id": "x"}}
 	for path, want := range map[string]string{
-		"/users/{userId}":              "https://h/users/a%2Fb",
-		"/n/{n}/u/{user.id}":           "https://h/n/12/u/x",
-		"/missing/{nope}":              "https://h/missing/{nope}",
-		"https://other/{user.id}":      "https://other/x",
-		"":                             "",
+		"/users/{userId}":         "https://h/users/a%2Fb",
+		"/n/{n}/u/{user.id}":      "https://h/n/12/u/x",
+		"/missing/{nope}":         "https://h/missing/{nope}",
+		"https://other/{user.id}": "https://other/x",
+		"":                        "",
 	} {
 		if got := (Rules{ResourceBaseURL: "https://h/"}).resourceURL(path, data); got != want {
 			t.Errorf("%q: %q, want %q", path, got, want)
