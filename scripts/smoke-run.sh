@@ -31,6 +31,20 @@ curl -fsS "$base/healthz" >/dev/null
 app=$(curl -fsS -X POST "$base/v1/apps" -H "Authorization: Bearer $token" -d '{"name":"smoke","permissions":["p"]}')
 key=$(echo "$app" | sed -E 's/.*"apiKey":"([^"]+)".*/\1/')
 curl -fsS -X POST "$base/v1/appconfig" -H "Authorization: Bearer $key" -d '{"permissions":["p"]}' >/dev/null
+if command -v kcat >/dev/null 2>&1; then
+  # An event produced by an outside Kafka client to the printed broker becomes a delivery job.
+  curl -fsS -X POST "$base/v1/topics/entity/events" -H "Authorization: Bearer $key" \
+    -d '{"events":[{"name":"created","eventType":"thingCreated"}]}' >/dev/null
+  app=$(curl -fsS -X POST "$base/v1/subscriptions" -H "Authorization: Bearer $key" -d "{\"appId\":\"$(echo "$app" | sed -E 's/.*"id":"([^"]+)".*/\1/')\",\"topic\":\"entity\",\"events\":[\"created\"],\"url\":\"http://127.0.0.1:9/hook\"}")
+  echo '{"id":"t1"}' | kcat -P -b "$HERALD_KAFKA_ADDR" -t entity -H eventType=thingCreated
+  metrics=$(grep -o 'Matcher: *http://[^ ]*' "$work/out" | awk '{print $2}')
+  for _ in $(seq 1 100); do
+    curl -fsS "$metrics" | grep -q '^herald_matcher_jobs_produced_total 1$' && break
+    sleep 0.2
+  done
+  curl -fsS "$metrics" | grep -q '^herald_matcher_jobs_produced_total 1$' || { curl -fsS "$metrics" | grep herald_matcher; echo "the kcat event did not become a delivery job"; exit 1; }
+  echo "smoke: an event produced with kcat to $HERALD_KAFKA_ADDR became a delivery job"
+fi
 stop
 start
 curl -fsS "$base/v1/appconfig" -H "Authorization: Bearer $key" | grep -q '"permissions":\["p"\]' || { echo "app config lost across a restart"; exit 1; }

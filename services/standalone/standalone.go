@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/heraldhq/herald/pkg/worker"
+	"github.com/heraldhq/herald/services/matcher"
 	"github.com/heraldhq/herald/services/registry"
 	"github.com/heraldhq/herald/services/standalone/standin"
 )
@@ -44,6 +46,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		return err
 	}
 
+	mc := matcher.DefaultConfig()
+	mc.HTTPAddr, mc.KafkaBrokers, mc.RegistryAddr, mc.AdminToken = "127.0.0.1:0", servers.KafkaBrokers, reg.GRPCAddr(), cfg.AdminToken
+	match, err := matcher.New(mc, log)
+	if err != nil {
+		return err
+	}
+
 	abs, _ := filepath.Abs(cfg.DataDir)
 	fmt.Fprintf(out, `Herald is running. Stop it with Ctrl-C; data is kept in %s.
 
@@ -52,12 +61,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
   Kafka broker:  %s
   MongoDB:       %s
   Admin token:   %s
+  Matcher:       http://%s/metrics
 
 Create an app (its API key is printed once):
   curl -s -X POST http://%s/v1/apps -H 'Authorization: Bearer %s' \
        -d '{"name":"user-service","permissions":["get users"]}'
 
 The README walks through publishing events and subscribing.
-`, abs, reg.HTTPAddr(), reg.GRPCAddr(), servers.KafkaBrokers[0], rc.MongoURI, cfg.AdminToken, reg.HTTPAddr(), cfg.AdminToken)
-	return reg.Run(ctx)
+`, abs, reg.HTTPAddr(), reg.GRPCAddr(), servers.KafkaBrokers[0], rc.MongoURI, cfg.AdminToken, match.HTTPAddr(), reg.HTTPAddr(), cfg.AdminToken)
+	return worker.Run(ctx, worker.Func("registry", reg.Run), worker.Func("matcher", match.Run))
 }
