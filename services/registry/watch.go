@@ -26,9 +26,9 @@ const (
 // arrive within one poll interval. It never blocks on a watcher: one that falls behind by
 // watchBuffer steps is cut off and reconnects to a fresh snapshot.
 type hub struct {
-	store *store.Store
-	log   *slog.Logger
-	poll  time.Duration
+	store   *store.Store
+	log     *slog.Logger
+	poll    time.Duration
 	kick    chan struct{}
 	ready   chan struct{}
 	stopped chan struct{} // closed when Run returns: open streams end so shutdown is quick
