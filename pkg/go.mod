@@ -15,6 +15,7 @@ require (
 
 require (
 	github.com/heraldhq/herald/proto v0.0.0
+	github.com/standard-webhooks/standard-webhooks/libraries v0.0.1
 	google.golang.org/grpc v1.85.0
 )
 

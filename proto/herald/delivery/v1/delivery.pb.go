@@ -25,6 +25,71 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Outcome is what one attempt led to.
+type Outcome int32
+
+const (
+	Outcome_OUTCOME_UNSPECIFIED Outcome = 0
+	// DELIVERED: the endpoint answered 2xx.
+	Outcome_OUTCOME_DELIVERED Outcome = 1
+	// RETRYING: the attempt failed and the next one is scheduled (next_attempt_time).
+	Outcome_OUTCOME_RETRYING Outcome = 2
+	// FAILED: the last attempt failed; the job went to herald.dead.
+	Outcome_OUTCOME_FAILED Outcome = 3
+	// GONE: the endpoint answered 410, or failed continuously for too long: the subscription
+	// is to be disabled (the registry does so when it stores this attempt).
+	Outcome_OUTCOME_GONE Outcome = 4
+	// SKIPPED: not attempted because the subscription is deleted or disabled.
+	Outcome_OUTCOME_SKIPPED Outcome = 5
+)
+
+// Enum value maps for Outcome.
+var (
+	Outcome_name = map[int32]string{
+		0: "OUTCOME_UNSPECIFIED",
+		1: "OUTCOME_DELIVERED",
+		2: "OUTCOME_RETRYING",
+		3: "OUTCOME_FAILED",
+		4: "OUTCOME_GONE",
+		5: "OUTCOME_SKIPPED",
+	}
+	Outcome_value = map[string]int32{
+		"OUTCOME_UNSPECIFIED": 0,
+		"OUTCOME_DELIVERED":   1,
+		"OUTCOME_RETRYING":    2,
+		"OUTCOME_FAILED":      3,
+		"OUTCOME_GONE":        4,
+		"OUTCOME_SKIPPED":     5,
+	}
+)
+
+func (x Outcome) Enum() *Outcome {
+	p := new(Outcome)
+	*p = x
+	return p
+}
+
+func (x Outcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Outcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_herald_delivery_v1_delivery_proto_enumTypes[0].Descriptor()
+}
+
+func (Outcome) Type() protoreflect.EnumType {
+	return &file_herald_delivery_v1_delivery_proto_enumTypes[0]
+}
+
+func (x Outcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Outcome.Descriptor instead.
+func (Outcome) EnumDescriptor() ([]byte, []int) {
+	return file_herald_delivery_v1_delivery_proto_rawDescGZIP(), []int{0}
+}
+
 // Job is one delivery of one input event to one subscription.
 type Job struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -211,6 +276,154 @@ func (x *Job) GetLastError() string {
 	return ""
 }
 
+// Attempt records one try of a delivery, produced to herald.attempts (key = delivery id).
+type Attempt struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	DeliveryId     string                 `protobuf:"bytes,1,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
+	SubscriptionId string                 `protobuf:"bytes,2,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	// attempt is 0 for the first try.
+	Attempt int32                  `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Time    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// status_code is the HTTP status, 0 when there was no response.
+	StatusCode int32 `protobuf:"varint,5,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// error_type classifies a failure: http_status, timeout, connection_refused, connection_reset,
+	// dns, tls, blocked (SSRF guard), circuit_open, redirect, request; empty on success.
+	ErrorType string `protobuf:"bytes,6,opt,name=error_type,json=errorType,proto3" json:"error_type,omitempty"`
+	Error     string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	LatencyMs int64  `protobuf:"varint,8,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	// response_snippet is the first bytes of the response body (at most 1 KiB).
+	ResponseSnippet string                 `protobuf:"bytes,9,opt,name=response_snippet,json=responseSnippet,proto3" json:"response_snippet,omitempty"`
+	Outcome         Outcome                `protobuf:"varint,10,opt,name=outcome,proto3,enum=herald.delivery.v1.Outcome" json:"outcome,omitempty"`
+	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
+	// job is the delivery as attempted, so the registry can show and redeliver it.
+	Job *Job `protobuf:"bytes,12,opt,name=job,proto3" json:"job,omitempty"`
+	// dispatcher names the instance that made the attempt.
+	Dispatcher    string `protobuf:"bytes,13,opt,name=dispatcher,proto3" json:"dispatcher,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Attempt) Reset() {
+	*x = Attempt{}
+	mi := &file_herald_delivery_v1_delivery_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attempt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attempt) ProtoMessage() {}
+
+func (x *Attempt) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_delivery_v1_delivery_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
+func (*Attempt) Descriptor() ([]byte, []int) {
+	return file_herald_delivery_v1_delivery_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Attempt) GetDeliveryId() string {
+	if x != nil {
+		return x.DeliveryId
+	}
+	return ""
+}
+
+func (x *Attempt) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *Attempt) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *Attempt) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Attempt) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *Attempt) GetErrorType() string {
+	if x != nil {
+		return x.ErrorType
+	}
+	return ""
+}
+
+func (x *Attempt) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *Attempt) GetLatencyMs() int64 {
+	if x != nil {
+		return x.LatencyMs
+	}
+	return 0
+}
+
+func (x *Attempt) GetResponseSnippet() string {
+	if x != nil {
+		return x.ResponseSnippet
+	}
+	return ""
+}
+
+func (x *Attempt) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+func (x *Attempt) GetNextAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptTime
+	}
+	return nil
+}
+
+func (x *Attempt) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+func (x *Attempt) GetDispatcher() string {
+	if x != nil {
+		return x.Dispatcher
+	}
+	return ""
+}
+
 var File_herald_delivery_v1_delivery_proto protoreflect.FileDescriptor
 
 const file_herald_delivery_v1_delivery_proto_rawDesc = "" +
@@ -241,7 +454,35 @@ const file_herald_delivery_v1_delivery_proto_rawDesc = "" +
 	"\n" +
 	"not_before\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x11 \x01(\tR\tlastErrorB@Z>github.com/heraldhq/herald/proto/herald/delivery/v1;deliveryv1b\x06proto3"
+	"last_error\x18\x11 \x01(\tR\tlastError\"\x87\x04\n" +
+	"\aAttempt\x12\x1f\n" +
+	"\vdelivery_id\x18\x01 \x01(\tR\n" +
+	"deliveryId\x12'\n" +
+	"\x0fsubscription_id\x18\x02 \x01(\tR\x0esubscriptionId\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
+	"\vstatus_code\x18\x05 \x01(\x05R\n" +
+	"statusCode\x12\x1d\n" +
+	"\n" +
+	"error_type\x18\x06 \x01(\tR\terrorType\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\x12\x1d\n" +
+	"\n" +
+	"latency_ms\x18\b \x01(\x03R\tlatencyMs\x12)\n" +
+	"\x10response_snippet\x18\t \x01(\tR\x0fresponseSnippet\x125\n" +
+	"\aoutcome\x18\n" +
+	" \x01(\x0e2\x1b.herald.delivery.v1.OutcomeR\aoutcome\x12F\n" +
+	"\x11next_attempt_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x12)\n" +
+	"\x03job\x18\f \x01(\v2\x17.herald.delivery.v1.JobR\x03job\x12\x1e\n" +
+	"\n" +
+	"dispatcher\x18\r \x01(\tR\n" +
+	"dispatcher*\x8a\x01\n" +
+	"\aOutcome\x12\x17\n" +
+	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11OUTCOME_DELIVERED\x10\x01\x12\x14\n" +
+	"\x10OUTCOME_RETRYING\x10\x02\x12\x12\n" +
+	"\x0eOUTCOME_FAILED\x10\x03\x12\x10\n" +
+	"\fOUTCOME_GONE\x10\x04\x12\x13\n" +
+	"\x0fOUTCOME_SKIPPED\x10\x05B@Z>github.com/heraldhq/herald/proto/herald/delivery/v1;deliveryv1b\x06proto3"
 
 var (
 	file_herald_delivery_v1_delivery_proto_rawDescOnce sync.Once
@@ -255,20 +496,27 @@ func file_herald_delivery_v1_delivery_proto_rawDescGZIP() []byte {
 	return file_herald_delivery_v1_delivery_proto_rawDescData
 }
 
-var file_herald_delivery_v1_delivery_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_herald_delivery_v1_delivery_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_herald_delivery_v1_delivery_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_herald_delivery_v1_delivery_proto_goTypes = []any{
-	(*Job)(nil),                   // 0: herald.delivery.v1.Job
-	(*timestamppb.Timestamp)(nil), // 1: google.protobuf.Timestamp
+	(Outcome)(0),                  // 0: herald.delivery.v1.Outcome
+	(*Job)(nil),                   // 1: herald.delivery.v1.Job
+	(*Attempt)(nil),               // 2: herald.delivery.v1.Attempt
+	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
 }
 var file_herald_delivery_v1_delivery_proto_depIdxs = []int32{
-	1, // 0: herald.delivery.v1.Job.event_time:type_name -> google.protobuf.Timestamp
-	1, // 1: herald.delivery.v1.Job.match_time:type_name -> google.protobuf.Timestamp
-	1, // 2: herald.delivery.v1.Job.not_before:type_name -> google.protobuf.Timestamp
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	3, // 0: herald.delivery.v1.Job.event_time:type_name -> google.protobuf.Timestamp
+	3, // 1: herald.delivery.v1.Job.match_time:type_name -> google.protobuf.Timestamp
+	3, // 2: herald.delivery.v1.Job.not_before:type_name -> google.protobuf.Timestamp
+	3, // 3: herald.delivery.v1.Attempt.time:type_name -> google.protobuf.Timestamp
+	0, // 4: herald.delivery.v1.Attempt.outcome:type_name -> herald.delivery.v1.Outcome
+	3, // 5: herald.delivery.v1.Attempt.next_attempt_time:type_name -> google.protobuf.Timestamp
+	1, // 6: herald.delivery.v1.Attempt.job:type_name -> herald.delivery.v1.Job
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_herald_delivery_v1_delivery_proto_init() }
@@ -281,13 +529,14 @@ func file_herald_delivery_v1_delivery_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_herald_delivery_v1_delivery_proto_rawDesc), len(file_herald_delivery_v1_delivery_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   1,
+			NumEnums:      1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_herald_delivery_v1_delivery_proto_goTypes,
 		DependencyIndexes: file_herald_delivery_v1_delivery_proto_depIdxs,
+		EnumInfos:         file_herald_delivery_v1_delivery_proto_enumTypes,
 		MessageInfos:      file_herald_delivery_v1_delivery_proto_msgTypes,
 	}.Build()
 	File_herald_delivery_v1_delivery_proto = out.File

@@ -1,0 +1,385 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/pkg/topics"
+	deliveryv1 "github.com/heraldhq/herald/proto/herald/delivery/v1"
+	"github.com/segmentio/kafka-go"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Headers on herald.dead messages.
+const (
+	HeaderDeadReason = "herald-dead-reason"
+)
+
+// pausedRecheck is how long a job for a paused subscription waits before it is looked at again.
+const pausedRecheck = 30 * time.Second
+
+// reader is the part of kafka.Reader the dispatcher uses.
+type reader interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// writer is the part of kafka.Writer the dispatcher uses.
+type writer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// engine delivers jobs. It is shared by the consumers of herald.deliveries and of each retry
+// tier: all of them draw on one bound of work in flight and one sender.
+type engine struct {
+	view     *view
+	send     *sender
+	w        writer
+	names    topics.Names
+	schedule []time.Duration
+	tiers    []time.Duration
+	instance string
+	log      *slog.Logger
+	m        *metrics
+	grace    time.Duration
+
+	slots     chan struct{} // one per delivery in flight: the back-pressure bound
+	endpoints sync.Map      // host:port -> chan struct{}, the per-endpoint bound
+	perHost   int
+
+	orderMu   sync.Mutex
+	orderTail map[string]chan struct{} // ordered subscriptions: the previous job's done signal
+
+	delivered atomic.Int64
+}
+
+// consumer feeds one topic's messages to the engine and commits them in order.
+type consumer struct {
+	name string
+	r    reader
+	e    *engine
+	tier bool // a retry tier: wait for each job's not_before before starting it
+	offs *offsets
+
+	commitMu sync.Mutex
+	toCommit map[partKey]kafka.Message
+}
+
+func (c *consumer) Name() string { return c.name }
+
+// Run fetches until ctx ends. Fetching stops while every slot is taken: back-pressure.
+func (c *consumer) Run(ctx context.Context) error {
+	c.offs, c.toCommit = newOffsets(), map[partKey]kafka.Message{}
+	var wg sync.WaitGroup
+	commitDone := make(chan struct{})
+	go func() { defer close(commitDone); c.commitLoop(ctx) }()
+	defer func() {
+		wg.Wait() // deliveries in flight finish (bounded by the grace period)
+		c.flush(context.Background())
+		<-commitDone
+	}()
+	for {
+		msg, err := c.r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("dispatcher: fetching %s: %w", c.name, err)
+		}
+		job := &deliveryv1.Job{}
+		if err := proto.Unmarshal(msg.Value, job); err != nil || job.GetDeliveryId() == "" || job.GetSubscriptionId() == "" {
+			c.deadLetterMalformed(ctx, msg, err)
+			continue
+		}
+		if c.tier {
+			if err := sleepUntil(ctx, job.GetNotBefore().AsTime()); err != nil {
+				return err
+			}
+		}
+		select {
+		case c.e.slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.offs.add(msg)
+		prev, done := c.e.orderSlot(job)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-c.e.slots }()
+			hctx, finished := finishing(ctx, c.e.grace)
+			defer finished()
+			if prev != nil {
+				select {
+				case <-prev:
+				case <-hctx.Done():
+					return
+				}
+			}
+			ok := c.e.deliver(hctx, job)
+			c.e.orderDone(job, done)
+			if ok {
+				c.finish(msg)
+			}
+		}()
+	}
+}
+
+// finish marks msg done and queues the partition's new commit point.
+func (c *consumer) finish(msg kafka.Message) {
+	if m, ok := c.offs.finish(msg); ok {
+		c.commitMu.Lock()
+		c.toCommit[partKey{m.Topic, m.Partition}] = m
+		c.commitMu.Unlock()
+	}
+}
+
+// commitLoop commits the latest commit point of each partition every 100ms: one request for
+// many deliveries.
+func (c *consumer) commitLoop(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.flush(ctx)
+		}
+	}
+}
+
+func (c *consumer) flush(ctx context.Context) {
+	c.commitMu.Lock()
+	msgs := make([]kafka.Message, 0, len(c.toCommit))
+	for k, m := range c.toCommit {
+		msgs = append(msgs, m)
+		delete(c.toCommit, k)
+	}
+	c.commitMu.Unlock()
+	if len(msgs) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := c.r.CommitMessages(cctx, msgs...); err != nil {
+		// A rebalance took the partition: its new owner redelivers from the last commit, with the
+		// same webhook-id, so this is a duplicate, not a loss.
+		c.e.log.Warn("dispatcher: commit failed; the new owner will redeliver", "topic", c.name, "err", err)
+	}
+}
+
+// deadLetterMalformed moves a message that is not a Job to herald.dead, then commits past it.
+func (c *consumer) deadLetterMalformed(ctx context.Context, msg kafka.Message, err error) {
+	reason := "not a herald.delivery.v1.Job"
+	if err != nil {
+		reason += ": " + err.Error()
+	}
+	c.e.log.Error("dispatcher: malformed job", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "reason", reason)
+	dead := kafka.Message{Topic: c.e.names.Topic(topics.Dead), Key: msg.Key, Value: msg.Value,
+		Headers: append(append([]kafka.Header{}, msg.Headers...), kafka.Header{Key: HeaderDeadReason, Value: []byte(reason)})}
+	if c.e.produce(ctx, []kafka.Message{dead}) == nil {
+		c.offs.add(msg)
+		c.finish(msg)
+	}
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// finishing returns a context that ends grace after ctx does, so a stop lets work in flight
+// finish; done releases it.
+func finishing(ctx context.Context, grace time.Duration) (context.Context, func()) {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return fctx, func() { stop(); cancel() }
+}
+
+// orderSlot chains jobs of an ordered subscription: each waits for the previous one (FIFO by
+// fetch order, which is offset order within the subscription's partition).
+func (e *engine) orderSlot(job *deliveryv1.Job) (prev, done chan struct{}) {
+	sub := e.view.get(job.GetSubscriptionId())
+	if sub == nil || !sub.options.GetOrdered() {
+		return nil, nil
+	}
+	e.orderMu.Lock()
+	defer e.orderMu.Unlock()
+	prev, done = e.orderTail[sub.id], make(chan struct{})
+	e.orderTail[sub.id] = done
+	return prev, done
+}
+
+func (e *engine) orderDone(job *deliveryv1.Job, done chan struct{}) {
+	if done == nil {
+		return
+	}
+	close(done)
+	e.orderMu.Lock()
+	defer e.orderMu.Unlock()
+	if e.orderTail[job.GetSubscriptionId()] == done {
+		delete(e.orderTail, job.GetSubscriptionId())
+	}
+}
+
+// deliver attempts job until its outcome is durable and reports whether its input may be
+// committed. An ordered subscription retries in place, holding back the jobs behind it; any
+// other schedules its retry on a tier topic.
+func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) bool {
+	for {
+		sub := e.view.get(job.GetSubscriptionId())
+		now := time.Now()
+		if sub == nil || sub.status == "disabled" {
+			reason := "the subscription was deleted"
+			if sub != nil {
+				reason = "the subscription is disabled"
+			}
+			return e.record(ctx, job, result{errType: "skipped", err: errors.New(reason)}, decision{outcome: deliveryv1.Outcome_OUTCOME_SKIPPED}, now, false) == nil
+		}
+		if sub.status == "paused" {
+			// Not an attempt: the job waits on a retry tier and is looked at again.
+			next := proto.Clone(job).(*deliveryv1.Job)
+			next.NotBefore = timestamppb.New(now.Add(pausedRecheck))
+			return e.produce(ctx, []kafka.Message{e.retryMessage(next, pickTier(pausedRecheck, e.tiers))}) == nil
+		}
+		body, contentType := payload(job, sub.options.GetPayload())
+		h := make(http.Header, 8)
+		h.Set("Content-Type", contentType)
+		sign(h, sub, job, body, now)
+		res := e.sendBounded(ctx, sub.url, h, body)
+		if ctx.Err() != nil && !res.delivered() {
+			return false // stopping: the job is not committed and will be delivered again
+		}
+		schedule := sub.schedule
+		if schedule == nil {
+			schedule = e.schedule
+		}
+		d := decide(res, job.GetAttempt(), schedule, e.tiers, time.Now())
+		if d.outcome == deliveryv1.Outcome_OUTCOME_RETRYING && sub.options.GetOrdered() {
+			if e.record(ctx, job, res, d, now, true) != nil {
+				return false
+			}
+			if sleepUntil(ctx, d.next) != nil {
+				return false
+			}
+			job = proto.Clone(job).(*deliveryv1.Job)
+			job.Attempt++
+			job.LastError = res.err.Error()
+			continue
+		}
+		return e.record(ctx, job, res, d, now, sub.options.GetOrdered()) == nil
+	}
+}
+
+// sendBounded sends under the endpoint's concurrency bound.
+func (e *engine) sendBounded(ctx context.Context, rawURL string, h http.Header, body []byte) result {
+	host := rawURL
+	if u, err := url.Parse(rawURL); err == nil {
+		host = u.Host
+	}
+	v, _ := e.endpoints.LoadOrStore(host, make(chan struct{}, e.perHost))
+	sem := v.(chan struct{})
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return result{errType: "timeout", err: ctx.Err()}
+	}
+	defer func() { <-sem }()
+	return e.send.send(ctx, rawURL, h, body)
+}
+
+// record produces the attempt and what it leads to (a retry, a dead letter) and waits for
+// Kafka to acknowledge them.
+func (e *engine) record(ctx context.Context, job *deliveryv1.Job, res result, d decision, at time.Time, ordered bool) error {
+	att := &deliveryv1.Attempt{
+		DeliveryId: job.GetDeliveryId(), SubscriptionId: job.GetSubscriptionId(), Attempt: job.GetAttempt(),
+		Time: timestamppb.New(at), StatusCode: int32(res.status), ErrorType: res.errType,
+		LatencyMs: res.latency.Milliseconds(), ResponseSnippet: res.snippet, Outcome: d.outcome,
+		Job: job, Dispatcher: e.instance,
+	}
+	if res.err != nil {
+		att.Error = res.err.Error()
+	}
+	value, _ := proto.Marshal(att)
+	msgs := []kafka.Message{{Topic: e.names.Topic(topics.Attempts), Key: []byte(job.GetDeliveryId()), Value: value}}
+	switch d.outcome {
+	case deliveryv1.Outcome_OUTCOME_RETRYING:
+		att.NextAttemptTime = timestamppb.New(d.next)
+		msgs[0].Value, _ = proto.Marshal(att)
+		if !ordered { // an ordered subscription retries in place (deliver)
+			next := proto.Clone(job).(*deliveryv1.Job)
+			next.Attempt++
+			next.NotBefore = timestamppb.New(d.next)
+			next.LastError = att.GetError()
+			msgs = append(msgs, e.retryMessage(next, d.tier))
+		}
+	case deliveryv1.Outcome_OUTCOME_FAILED:
+		reason := fmt.Sprintf("%d attempts failed; the last: %s", job.GetAttempt()+1, att.GetError())
+		jv, _ := proto.Marshal(job)
+		msgs = append(msgs, kafka.Message{Topic: e.names.Topic(topics.Dead), Key: []byte(job.GetSubscriptionId()), Value: jv,
+			Headers: []kafka.Header{{Key: HeaderDeadReason, Value: []byte(reason)}}})
+	}
+	if err := e.produce(ctx, msgs); err != nil {
+		return err
+	}
+	e.m.observe(att, d)
+	if d.outcome == deliveryv1.Outcome_OUTCOME_DELIVERED {
+		e.delivered.Add(1)
+	}
+	return nil
+}
+
+func (e *engine) retryMessage(job *deliveryv1.Job, tier time.Duration) kafka.Message {
+	v, _ := proto.Marshal(job)
+	return kafka.Message{Topic: e.names.Topic(topics.RetryPrefix + tierName(tier)), Key: []byte(job.GetSubscriptionId()), Value: v,
+		Headers: []kafka.Header{{Key: "herald-not-before", Value: []byte(strconv.FormatInt(job.GetNotBefore().AsTime().UnixMilli(), 10))}}}
+}
+
+// produce writes msgs until Kafka acknowledges all of them, or ctx ends.
+func (e *engine) produce(ctx context.Context, msgs []kafka.Message) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := e.w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
+			failed := msgs[:0:0]
+			for i, we := range werrs {
+				if we != nil {
+					failed = append(failed, msgs[i])
+				}
+			}
+			msgs = failed
+		}
+		e.log.Warn("dispatcher: producing failed; retrying", "err", err, "messages", len(msgs), "retry_in", backoff)
+		if sleepUntil(ctx, time.Now().Add(backoff)) != nil {
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}

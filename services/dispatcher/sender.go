@@ -1,0 +1,130 @@
+package dispatcher
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/pkg/ssrf"
+)
+
+const snippetBytes = 1024
+
+// result is what one HTTP attempt came to.
+type result struct {
+	status     int
+	latency    time.Duration
+	snippet    string
+	errType    string // empty on a response; see classify for the values
+	err        error
+	retryAfter time.Duration
+}
+
+// delivered reports a 2xx answer.
+func (r result) delivered() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
+
+// sender makes the HTTP requests: one Transport for every endpoint, sized for the configured
+// concurrency, dialling through the SSRF guard, never following redirects.
+type sender struct {
+	client  *http.Client
+	timeout time.Duration
+}
+
+func newSender(guard ssrf.Guard, timeout time.Duration, maxInFlight, maxPerEndpoint int) *sender {
+	tr := &http.Transport{
+		DialContext:           guard.DialContext(timeout),
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          maxInFlight,
+		MaxIdleConnsPerHost:   maxPerEndpoint, // the default of 2 halves throughput at high concurrency (STACK.md)
+		MaxConnsPerHost:       maxPerEndpoint,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	return &sender{
+		timeout: timeout,
+		client: &http.Client{
+			Transport:     tr,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+}
+
+// send POSTs body to rawURL with headers and classifies the outcome.
+func (s *sender) send(ctx context.Context, rawURL string, header http.Header, body []byte) result {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return result{errType: "request", err: err}
+	}
+	req.Header = header
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return result{latency: time.Since(start), errType: classify(err), err: err}
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, snippetBytes))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // drain a little so the connection is reused
+	r := result{status: resp.StatusCode, latency: time.Since(start), snippet: string(snippet)}
+	switch {
+	case r.delivered():
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		r.errType, r.err = "redirect", errors.New("the endpoint answered with a redirect, which Herald does not follow: "+resp.Header.Get("Location"))
+	default:
+		r.errType, r.err = "http_status", errors.New(resp.Status)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		r.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return r
+}
+
+// classify names a transport failure's kind for the attempt log.
+func classify(err error) string {
+	var blocked *ssrf.BlockedError
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	var urlErr *url.Error
+	switch {
+	case errors.As(err, &blocked):
+		return "blocked"
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &urlErr) && urlErr.Timeout()):
+		return "timeout"
+	case errors.As(err, &dnsErr):
+		return "dns"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection_refused"
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection_reset"
+	case errors.As(err, &certErr) || errors.As(err, &recErr) || strings.Contains(err.Error(), "tls:"):
+		return "tls"
+	}
+	return "connection"
+}
+
+// parseRetryAfter reads seconds or an HTTP date; 0 when absent or unreadable. Capped at a day.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), 24*time.Hour)
+}

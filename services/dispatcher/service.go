@@ -1,0 +1,177 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/heraldhq/herald/pkg/configwatch"
+	"github.com/heraldhq/herald/pkg/secretbox"
+	"github.com/heraldhq/herald/pkg/topics"
+	"github.com/heraldhq/herald/pkg/worker"
+	registryv1 "github.com/heraldhq/herald/proto/herald/registry/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/segmentio/kafka-go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Service is a running dispatcher.
+type Service struct {
+	cfg       Config
+	log       *slog.Logger
+	conn      *grpc.ClientConn
+	view      *view
+	watcher   *configwatch.Watcher
+	engine    *engine
+	readers   []*kafka.Reader
+	consumers []*consumer
+	writer    *kafka.Writer
+	httpLn    net.Listener
+	httpSrv   *http.Server
+}
+
+// New wires a dispatcher; Run starts it.
+func New(cfg Config, log *slog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	keys, _ := secretbox.ParseKeys(cfg.SecretKeys)
+	box, err := secretbox.New(keys...)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(cfg.RegistryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("dispatcher: HERALD_REGISTRY_ADDR: %w", err)
+	}
+	s := &Service{cfg: cfg, log: log, conn: conn, view: newView(box, log)}
+	s.watcher = configwatch.New(registryv1.NewRegistryServiceClient(conn), cfg.AdminToken, s.view, &configwatch.Options{Logger: log})
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	names := topics.Names{Prefix: cfg.TopicPrefix}
+	s.writer = &kafka.Writer{
+		Addr:                   kafka.TCP(cfg.KafkaBrokers...),
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchSize:              cfg.MaxInFlight,
+		BatchBytes:             1 << 20, // Kafka's default message.max.bytes applies to a whole batch
+		BatchTimeout:           time.Millisecond,
+		AllowAutoTopicCreation: true,
+	}
+	s.engine = &engine{
+		view: s.view, send: newSender(cfg.guard(), cfg.Timeout, cfg.MaxInFlight, cfg.MaxPerEndpoint), w: s.writer,
+		names: names, schedule: cfg.RetrySchedule, tiers: cfg.RetryTiers, instance: cfg.Instance, log: log,
+		grace: cfg.ShutdownTimeout / 2, slots: make(chan struct{}, cfg.MaxInFlight), perHost: cfg.MaxPerEndpoint,
+		orderTail: map[string]chan struct{}{},
+	}
+	s.engine.m = newMetrics(reg, func() float64 { return float64(len(s.engine.slots)) })
+
+	newReader := func(group, topic string) *kafka.Reader {
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers: cfg.KafkaBrokers, GroupID: group, GroupTopics: []string{topic},
+			StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond,
+			HeartbeatInterval: 500 * time.Millisecond, JoinGroupBackoff: 500 * time.Millisecond,
+			RebalanceTimeout: 5 * time.Second, SessionTimeout: cfg.SessionTimeout, CommitInterval: 0,
+			QueueCapacity: cfg.MaxInFlight,
+			ErrorLogger:   kafka.LoggerFunc(func(f string, a ...any) { log.Warn("kafka reader: " + fmt.Sprintf(f, a...)) }),
+		})
+		s.readers = append(s.readers, r)
+		return r
+	}
+	s.consumers = append(s.consumers, &consumer{name: names.Topic(topics.Deliveries), r: newReader(cfg.GroupID, names.Topic(topics.Deliveries)), e: s.engine})
+	for _, t := range cfg.RetryTiers {
+		topic := names.Topic(topics.RetryPrefix + tierName(t))
+		s.consumers = append(s.consumers, &consumer{name: topic, r: newReader(cfg.GroupID+".retry."+tierName(t), topic), e: s.engine, tier: true})
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.view.isReady() {
+			http.Error(w, "waiting for the first configuration snapshot from the registry", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("dispatcher: HERALD_HTTP_ADDR: %w", err)
+	}
+	return s, nil
+}
+
+// Topics returns every topic the dispatcher reads or writes, for ops to create.
+func (s *Service) Topics() []string {
+	names := topics.Names{Prefix: s.cfg.TopicPrefix}
+	out := []string{names.Topic(topics.Deliveries), names.Topic(topics.Attempts), names.Topic(topics.Dead)}
+	for _, t := range s.cfg.RetryTiers {
+		out = append(out, names.Topic(topics.RetryPrefix+tierName(t)))
+	}
+	return out
+}
+
+// HTTPAddr is the bound address of /healthz, /readyz and /metrics.
+func (s *Service) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// Ready reports whether the dispatcher has its configuration.
+func (s *Service) Ready() bool { return s.view.isReady() }
+
+// ConfigVersion is the WatchConfig version in use.
+func (s *Service) ConfigVersion() int64 {
+	s.view.mu.RLock()
+	defer s.view.mu.RUnlock()
+	return s.view.version
+}
+
+// Delivered counts deliveries answered with 2xx.
+func (s *Service) Delivered() int64 { return s.engine.delivered.Load() }
+
+// Run delivers until ctx ends. Consumers start once the first snapshot has arrived: a job for
+// a subscription the dispatcher does not know yet would otherwise be skipped.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.close()
+	workers := []worker.Worker{s.watcher, worker.Func("http", s.serveHTTP)}
+	for _, c := range s.consumers {
+		workers = append(workers, worker.Func(c.Name(), func(ctx context.Context) error {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.watcher.Ready():
+			}
+			return c.Run(ctx)
+		}))
+	}
+	return worker.Run(ctx, workers...)
+}
+
+func (s *Service) serveHTTP(ctx context.Context) error {
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+		defer cancel()
+		_ = s.httpSrv.Shutdown(sctx)
+	}()
+	if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return ctx.Err()
+}
+
+func (s *Service) close() {
+	for _, r := range s.readers {
+		_ = r.Close()
+	}
+	_ = s.writer.Close()
+	_ = s.conn.Close()
+	_ = s.httpLn.Close()
+}
