@@ -46,7 +46,6 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/segmentio/kafka-go v0.4.51 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.0 // indirect
 	github.com/xdg-go/scram v1.4.0 // indirect
 	github.com/xdg-go/stringprep v1.0.4 // indirect
@@ -83,12 +82,15 @@ require (
 replace github.com/heraldhq/herald/pkg => ../../pkg
 
 require (
+	github.com/heraldhq/herald/services/dispatcher v0.0.0
 	github.com/heraldhq/herald/services/matcher v0.0.0
 	github.com/heraldhq/herald/services/registry v0.0.0
+	github.com/segmentio/kafka-go v0.4.51
 )
 
 replace (
 	github.com/heraldhq/herald/proto => ../../proto
+	github.com/heraldhq/herald/services/dispatcher => ../dispatcher
 	github.com/heraldhq/herald/services/matcher => ../matcher
 	github.com/heraldhq/herald/services/registry => ../registry
 )

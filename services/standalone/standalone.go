@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/heraldhq/herald/pkg/worker"
+	"github.com/heraldhq/herald/services/dispatcher"
 	"github.com/heraldhq/herald/services/matcher"
 	"github.com/heraldhq/herald/services/registry"
 	"github.com/heraldhq/herald/services/standalone/standin"
@@ -53,6 +54,14 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		return err
 	}
 
+	dc := dispatcher.DefaultConfig()
+	dc.HTTPAddr, dc.KafkaBrokers, dc.RegistryAddr = "127.0.0.1:0", servers.KafkaBrokers, reg.GRPCAddr()
+	dc.AdminToken, dc.SecretKeys, dc.AllowLoopback = cfg.AdminToken, cfg.SecretKey, cfg.AllowLoopback
+	dispatch, err := dispatcher.New(dc, log)
+	if err != nil {
+		return err
+	}
+
 	abs, _ := filepath.Abs(cfg.DataDir)
 	fmt.Fprintf(out, `Herald is running. Stop it with Ctrl-C; data is kept in %s.
 
@@ -62,12 +71,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
   MongoDB:       %s
   Admin token:   %s
   Matcher:       http://%s/metrics
+  Dispatcher:    http://%s/metrics
 
 Create an app (its API key is printed once):
   curl -s -X POST http://%s/v1/apps -H 'Authorization: Bearer %s' \
        -d '{"name":"user-service","permissions":["get users"]}'
 
 The README walks through publishing events and subscribing.
-`, abs, reg.HTTPAddr(), reg.GRPCAddr(), servers.KafkaBrokers[0], rc.MongoURI, cfg.AdminToken, match.HTTPAddr(), reg.HTTPAddr(), cfg.AdminToken)
-	return worker.Run(ctx, worker.Func("registry", reg.Run), worker.Func("matcher", match.Run))
+`, abs, reg.HTTPAddr(), reg.GRPCAddr(), servers.KafkaBrokers[0], rc.MongoURI, cfg.AdminToken, match.HTTPAddr(), dispatch.HTTPAddr(), reg.HTTPAddr(), cfg.AdminToken)
+	return worker.Run(ctx, worker.Func("registry", reg.Run), worker.Func("matcher", match.Run), worker.Func("dispatcher", dispatch.Run))
 }
