@@ -49,6 +49,17 @@ type Config struct {
 	// AllowLoopback admits 127.0.0.0/8 and ::1 (HERALD_ALLOW_LOOPBACK). Default: false; the
 	// standalone run sets it.
 	AllowLoopback bool
+	// GRPCAddr serves the DispatcherAdmin service and gRPC health (HERALD_GRPC_ADDR). Default: ":9092".
+	GRPCAddr string
+	// CircuitThreshold is how many consecutive failures (no answer or 5xx) open an endpoint's
+	// circuit; 0 turns breakers off (HERALD_CIRCUIT_THRESHOLD). Default: 20.
+	CircuitThreshold int
+	// CircuitCooldown is how long an opened circuit refuses requests before one probe
+	// (HERALD_CIRCUIT_COOLDOWN). Default: 30s.
+	CircuitCooldown time.Duration
+	// AutoDisableAfter disables a subscription whose endpoint has failed without a success for
+	// this long; 0 never does (HERALD_AUTO_DISABLE_AFTER). Default: 120h.
+	AutoDisableAfter time.Duration
 	// Instance names this dispatcher in attempt records (HERALD_INSTANCE). Default: the hostname.
 	Instance string
 	// ShutdownTimeout bounds a graceful stop (HERALD_SHUTDOWN_TIMEOUT). Default: 15s.
@@ -61,17 +72,21 @@ type Config struct {
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
-		HTTPAddr:        ":8082",
-		GroupID:         "herald-dispatcher",
-		RegistryAddr:    "127.0.0.1:9090",
-		RetrySchedule:   []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, time.Hour},
-		RetryTiers:      []time.Duration{0, 10 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour},
-		Timeout:         10 * time.Second,
-		MaxInFlight:     256,
-		MaxPerEndpoint:  32,
-		Instance:        host,
-		ShutdownTimeout: 15 * time.Second,
-		SessionTimeout:  10 * time.Second,
+		HTTPAddr:         ":8082",
+		GRPCAddr:         ":9092",
+		CircuitThreshold: 20,
+		CircuitCooldown:  30 * time.Second,
+		AutoDisableAfter: 120 * time.Hour,
+		GroupID:          "herald-dispatcher",
+		RegistryAddr:     "127.0.0.1:9090",
+		RetrySchedule:    []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, time.Hour},
+		RetryTiers:       []time.Duration{0, 10 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour},
+		Timeout:          10 * time.Second,
+		MaxInFlight:      256,
+		MaxPerEndpoint:   32,
+		Instance:         host,
+		ShutdownTimeout:  15 * time.Second,
+		SessionTimeout:   10 * time.Second,
 	}
 }
 
@@ -94,6 +109,10 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	l.Int(&c.MaxInFlight, "HERALD_MAX_IN_FLIGHT")
 	l.Int(&c.MaxPerEndpoint, "HERALD_MAX_PER_ENDPOINT")
 	l.Bool(&c.AllowLoopback, "HERALD_ALLOW_LOOPBACK")
+	l.String(&c.GRPCAddr, "HERALD_GRPC_ADDR")
+	l.Int(&c.CircuitThreshold, "HERALD_CIRCUIT_THRESHOLD")
+	l.Duration(&c.CircuitCooldown, "HERALD_CIRCUIT_COOLDOWN")
+	l.Duration(&c.AutoDisableAfter, "HERALD_AUTO_DISABLE_AFTER")
 	l.String(&c.Instance, "HERALD_INSTANCE")
 	l.Duration(&c.ShutdownTimeout, "HERALD_SHUTDOWN_TIMEOUT")
 	l.Duration(&c.SessionTimeout, "HERALD_KAFKA_SESSION_TIMEOUT")
@@ -172,6 +191,18 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
 		bad("HERALD_DELIVERY_TIMEOUT", "must be between 0 and 5m, got %s", c.Timeout)
+	}
+	if c.GRPCAddr == "" {
+		bad("HERALD_GRPC_ADDR", "is empty")
+	}
+	if c.CircuitThreshold < 0 {
+		bad("HERALD_CIRCUIT_THRESHOLD", "must be 0 (off) or more")
+	}
+	if c.CircuitThreshold > 0 && c.CircuitCooldown <= 0 {
+		bad("HERALD_CIRCUIT_COOLDOWN", "must be positive")
+	}
+	if c.AutoDisableAfter < 0 {
+		bad("HERALD_AUTO_DISABLE_AFTER", "must be 0 (never) or positive")
 	}
 	if c.MaxInFlight < 1 {
 		bad("HERALD_MAX_IN_FLIGHT", "must be at least 1")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -52,6 +53,9 @@ type engine struct {
 	m        *metrics
 	grace    time.Duration
 
+	circuits  *circuits
+	failing   *failing
+	parts     *partitions
 	slots     chan struct{} // one per delivery in flight: the back-pressure bound
 	endpoints sync.Map      // host:port -> chan struct{}, the per-endpoint bound
 	perHost   int
@@ -95,6 +99,7 @@ func (c *consumer) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("dispatcher: fetching %s: %w", c.name, err)
 		}
+		c.e.parts.fetched(msg.Topic, msg.Partition, msg.Offset, msg.HighWaterMark, time.Now())
 		job := &deliveryv1.Job{}
 		if err := proto.Unmarshal(msg.Value, job); err != nil || job.GetDeliveryId() == "" || job.GetSubscriptionId() == "" {
 			c.deadLetterMalformed(ctx, msg, err)
@@ -275,6 +280,10 @@ func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) bool {
 			schedule = e.schedule
 		}
 		d := decide(res, job.GetAttempt(), schedule, e.tiers, time.Now())
+		if since, expired := e.failing.record(sub.id, !res.delivered(), now); expired && d.outcome != deliveryv1.Outcome_OUTCOME_DELIVERED {
+			d = decision{outcome: deliveryv1.Outcome_OUTCOME_GONE}
+			res.err = fmt.Errorf("%w; the endpoint has failed continuously since %s, so the subscription is disabled", res.err, since.UTC().Format(time.RFC3339))
+		}
 		if d.outcome == deliveryv1.Outcome_OUTCOME_RETRYING && sub.options.GetOrdered() {
 			if e.record(ctx, job, res, d, now, true) != nil {
 				return false
@@ -291,13 +300,11 @@ func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) bool {
 	}
 }
 
-// sendBounded sends under the endpoint's concurrency bound.
+// sendBounded sends under the endpoint's concurrency bound and circuit breaker. The circuit is
+// asked after the slot is taken, so requests queued behind a failing one see its failure.
 func (e *engine) sendBounded(ctx context.Context, rawURL string, h http.Header, body []byte) result {
-	host := rawURL
-	if u, err := url.Parse(rawURL); err == nil {
-		host = u.Host
-	}
-	v, _ := e.endpoints.LoadOrStore(host, make(chan struct{}, e.perHost))
+	endpoint := endpointOf(rawURL)
+	v, _ := e.endpoints.LoadOrStore(endpoint, make(chan struct{}, e.perHost))
 	sem := v.(chan struct{})
 	select {
 	case sem <- struct{}{}:
@@ -305,7 +312,14 @@ func (e *engine) sendBounded(ctx context.Context, rawURL string, h http.Header, 
 		return result{errType: "timeout", err: ctx.Err()}
 	}
 	defer func() { <-sem }()
-	return e.send.send(ctx, rawURL, h, body)
+	if !e.circuits.allow(endpoint, time.Now()) {
+		return result{errType: "circuit_open", err: errors.New("not sent: the endpoint's circuit is open after repeated failures")}
+	}
+	res := e.send.send(ctx, rawURL, h, body)
+	if ctx.Err() == nil {
+		e.circuits.report(endpoint, unhealthy(res), time.Now())
+	}
+	return res
 }
 
 // record produces the attempt and what it leads to (a retry, a dead letter) and waits for
@@ -347,6 +361,25 @@ func (e *engine) record(ctx context.Context, job *deliveryv1.Job, res result, d 
 		e.delivered.Add(1)
 	}
 	return nil
+}
+
+// endpointOf is the circuit and concurrency key of a URL: its host:port.
+func endpointOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// unhealthy reports a result that counts against the endpoint's circuit: no answer, or a 5xx.
+// A 4xx is an answer about the content, not the endpoint's health.
+func unhealthy(r result) bool {
+	return (r.err != nil && r.status == 0) || r.status >= 500
 }
 
 func (e *engine) retryMessage(job *deliveryv1.Job, tier time.Duration) kafka.Message {

@@ -20,12 +20,18 @@ import (
 	"github.com/heraldhq/herald/pkg/testenv"
 	"github.com/heraldhq/herald/pkg/topics"
 	deliveryv1 "github.com/heraldhq/herald/proto/herald/delivery/v1"
+	dispatcherv1 "github.com/heraldhq/herald/proto/herald/dispatcher/v1"
 	"github.com/heraldhq/herald/services/dispatcher"
 	"github.com/heraldhq/herald/services/registry"
 	"github.com/segmentio/kafka-go"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -116,7 +122,7 @@ func (w *world) subscribe(url string, opts map[string]any) (id, secret string) {
 func (w *world) start(tweak func(*dispatcher.Config)) (svc *dispatcher.Service, stop func()) {
 	w.t.Helper()
 	c := dispatcher.DefaultConfig()
-	c.HTTPAddr, c.KafkaBrokers, c.TopicPrefix, c.GroupID = "127.0.0.1:0", w.brokers, w.names.Prefix, w.group
+	c.HTTPAddr, c.GRPCAddr, c.KafkaBrokers, c.TopicPrefix, c.GroupID = "127.0.0.1:0", "127.0.0.1:0", w.brokers, w.names.Prefix, w.group
 	c.RegistryAddr, c.AdminToken, c.SecretKeys = w.regCfg.GRPCAddr, adminToken, w.regCfg.SecretKeys
 	c.AllowLoopback, c.SessionTimeout, c.Timeout = true, 6*time.Second, 2*time.Second
 	c.RetryTiers = []time.Duration{0, time.Second}
@@ -598,4 +604,83 @@ func TestRestartDeliversEverything(t *testing.T) {
 		return len(ids) == total
 	})
 	t.Logf("first delivered %d; %d requests for %d deliveries", first.Delivered(), rc.count(), total)
+}
+
+func TestCircuitBreakerAndAdminStatus(t *testing.T) {
+	w := newWorld(t)
+	rc := newReceiver(t, func(int, *http.Request, []byte) int { return http.StatusInternalServerError })
+	svc, _ := w.start(func(c *dispatcher.Config) {
+		c.CircuitThreshold, c.CircuitCooldown, c.MaxPerEndpoint = 3, time.Hour, 1
+	})
+	v := svc.ConfigVersion()
+	subID, _ := w.subscribe(rc.URL, map[string]any{"retrySchedule": []string{}})
+	waitConfig(t, svc, v)
+	var jobs []*deliveryv1.Job
+	for range 6 {
+		jobs = append(jobs, w.job(subID, `{}`))
+	}
+	w.produce(jobs...)
+	eventually(t, "six attempts are recorded", func() bool {
+		n := 0
+		for _, j := range jobs {
+			n += len(w.attempts(j.GetDeliveryId()))
+		}
+		return n == 6
+	})
+	if rc.count() != 3 {
+		t.Fatalf("%d requests reached the endpoint, want 3 before the circuit opened", rc.count())
+	}
+	open := 0
+	for _, j := range jobs {
+		if a := w.attempts(j.GetDeliveryId())[0]; a.GetErrorType() == "circuit_open" {
+			open++
+		}
+	}
+	if open != 3 {
+		t.Fatalf("%d attempts failed fast on the open circuit, want 3", open)
+	}
+
+	conn, err := grpc.NewClient(svc.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := dispatcherv1.NewDispatcherAdminClient(conn)
+	if _, err := client.GetStatus(context.Background(), &dispatcherv1.GetStatusRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("GetStatus without the admin token: %v", err)
+	}
+	st, err := client.GetStatus(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+adminToken), &dispatcherv1.GetStatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(rc.URL, "http://")
+	if len(st.GetOpenCircuits()) != 1 || st.GetOpenCircuits()[0].GetEndpoint() != host || st.GetMaxInFlight() != 256 {
+		t.Fatalf("status %v", st)
+	}
+	owned := false
+	for _, p := range st.GetPartitions() {
+		owned = owned || p.GetTopic() == w.names.Topic(topics.Deliveries)
+	}
+	if !owned || st.GetConfigVersion() == 0 {
+		t.Fatalf("status lists no partition of the deliveries topic: %v", st)
+	}
+}
+
+func TestAutoDisableAfterContinuousFailure(t *testing.T) {
+	w := newWorld(t)
+	rc := newReceiver(t, func(int, *http.Request, []byte) int { return http.StatusInternalServerError })
+	svc, _ := w.start(func(c *dispatcher.Config) { c.AutoDisableAfter = 250 * time.Millisecond })
+	v := svc.ConfigVersion()
+	subID, _ := w.subscribe(rc.URL, map[string]any{"retrySchedule": []string{"100ms", "100ms", "100ms", "100ms", "100ms", "100ms"}})
+	waitConfig(t, svc, v)
+	job := w.job(subID, `{}`)
+	w.produce(job)
+	eventually(t, "the subscription is given up on", func() bool {
+		a := w.attempts(job.GetDeliveryId())
+		return len(a) > 0 && a[len(a)-1].GetOutcome() == deliveryv1.Outcome_OUTCOME_GONE
+	})
+	a := w.attempts(job.GetDeliveryId())
+	if last := a[len(a)-1]; !strings.Contains(last.GetError(), "failed continuously") || len(a) < 3 || len(a) > 6 {
+		t.Fatalf("%d attempts, last %v", len(a), last)
+	}
 }

@@ -12,9 +12,10 @@ type metrics struct {
 	retries    *prometheus.CounterVec
 	dead       prometheus.Counter
 	inFlight   prometheus.GaugeFunc
+	circuits   prometheus.GaugeFunc
 }
 
-func newMetrics(reg prometheus.Registerer, inFlight func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, inFlight, openCircuits func() float64) *metrics {
 	m := &metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_dispatcher_attempts_total", Help: "Delivery attempts by outcome and error type.",
@@ -32,8 +33,11 @@ func newMetrics(reg prometheus.Registerer, inFlight func() float64) *metrics {
 		inFlight: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_dispatcher_in_flight", Help: "Deliveries in progress.",
 		}, inFlight),
+		circuits: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_dispatcher_open_circuits", Help: "Endpoints whose circuit breaker is open.",
+		}, openCircuits),
 	}
-	reg.MustRegister(m.deliveries, m.latency, m.retries, m.dead, m.inFlight)
+	reg.MustRegister(m.deliveries, m.latency, m.retries, m.dead, m.inFlight, m.circuits)
 	return m
 }
 

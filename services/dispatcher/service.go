@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/pkg/secretbox"
 	"github.com/heraldhq/herald/pkg/topics"
 	"github.com/heraldhq/herald/pkg/worker"
+	dispatcherv1 "github.com/heraldhq/herald/proto/herald/dispatcher/v1"
 	registryv1 "github.com/heraldhq/herald/proto/herald/registry/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -20,6 +21,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // Service is a running dispatcher.
@@ -35,6 +38,9 @@ type Service struct {
 	writer    *kafka.Writer
 	httpLn    net.Listener
 	httpSrv   *http.Server
+	grpcLn    net.Listener
+	grpcSrv   *grpc.Server
+	health    *health.Server
 }
 
 // New wires a dispatcher; Run starts it.
@@ -71,8 +77,11 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		names: names, schedule: cfg.RetrySchedule, tiers: cfg.RetryTiers, instance: cfg.Instance, log: log,
 		grace: cfg.ShutdownTimeout / 2, slots: make(chan struct{}, cfg.MaxInFlight), perHost: cfg.MaxPerEndpoint,
 		orderTail: map[string]chan struct{}{},
+		circuits:  newCircuits(cfg.CircuitThreshold, cfg.CircuitCooldown),
+		failing:   &failing{after: cfg.AutoDisableAfter, since: map[string]time.Time{}},
+		parts:     newPartitions(),
 	}
-	s.engine.m = newMetrics(reg, func() float64 { return float64(len(s.engine.slots)) })
+	s.engine.m = newMetrics(reg, func() float64 { return float64(len(s.engine.slots)) }, func() float64 { return float64(len(s.engine.circuits.open())) })
 
 	newReader := func(group, topic string) *kafka.Reader {
 		r := kafka.NewReader(kafka.ReaderConfig{
@@ -107,6 +116,15 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("dispatcher: HERALD_HTTP_ADDR: %w", err)
 	}
+	s.health = health.NewServer()
+	s.grpcSrv = grpc.NewServer(grpc.ChainUnaryInterceptor(adminAuth(cfg.AdminToken)))
+	dispatcherv1.RegisterDispatcherAdminServer(s.grpcSrv, admin{s: s})
+	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
+	if s.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		_ = conn.Close()
+		_ = s.httpLn.Close()
+		return nil, fmt.Errorf("dispatcher: HERALD_GRPC_ADDR: %w", err)
+	}
 	return s, nil
 }
 
@@ -119,6 +137,9 @@ func (s *Service) Topics() []string {
 	}
 	return out
 }
+
+// GRPCAddr is the bound address of the DispatcherAdmin service.
+func (s *Service) GRPCAddr() string { return s.grpcLn.Addr().String() }
 
 // HTTPAddr is the bound address of /healthz, /readyz and /metrics.
 func (s *Service) HTTPAddr() string { return s.httpLn.Addr().String() }
@@ -140,7 +161,7 @@ func (s *Service) Delivered() int64 { return s.engine.delivered.Load() }
 // a subscription the dispatcher does not know yet would otherwise be skipped.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.close()
-	workers := []worker.Worker{s.watcher, worker.Func("http", s.serveHTTP)}
+	workers := []worker.Worker{s.watcher, worker.Func("http", s.serveHTTP), worker.Func("grpc", s.serveGRPC)}
 	for _, c := range s.consumers {
 		workers = append(workers, worker.Func(c.Name(), func(ctx context.Context) error {
 			select {
@@ -167,6 +188,19 @@ func (s *Service) serveHTTP(ctx context.Context) error {
 	return ctx.Err()
 }
 
+func (s *Service) serveGRPC(ctx context.Context) error {
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	go func() {
+		<-ctx.Done()
+		s.health.Shutdown()
+		s.grpcSrv.GracefulStop()
+	}()
+	if err := s.grpcSrv.Serve(s.grpcLn); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
 func (s *Service) close() {
 	for _, r := range s.readers {
 		_ = r.Close()
@@ -174,4 +208,5 @@ func (s *Service) close() {
 	_ = s.writer.Close()
 	_ = s.conn.Close()
 	_ = s.httpLn.Close()
+	_ = s.grpcLn.Close()
 }

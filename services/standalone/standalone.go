@@ -55,7 +55,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	}
 
 	dc := dispatcher.DefaultConfig()
-	dc.HTTPAddr, dc.KafkaBrokers, dc.RegistryAddr = "127.0.0.1:0", servers.KafkaBrokers, reg.GRPCAddr()
+	dc.HTTPAddr, dc.GRPCAddr, dc.KafkaBrokers, dc.RegistryAddr = "127.0.0.1:0", "127.0.0.1:0", servers.KafkaBrokers, reg.GRPCAddr()
 	dc.AdminToken, dc.SecretKeys, dc.AllowLoopback = cfg.AdminToken, cfg.SecretKey, cfg.AllowLoopback
 	dispatch, err := dispatcher.New(dc, log)
 	if err != nil {
