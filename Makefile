@@ -1,7 +1,7 @@
 # Herald — the targets a newcomer guesses. Every Go module in go.work is covered.
 SHELL := /bin/bash
 GO    ?= go
-MODULES := pkg proto services/registry services/matcher services/dispatcher services/standalone
+MODULES := pkg proto services/registry services/matcher services/dispatcher services/heraldctl services/standalone
 PKGS    := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 # FerretDB's PostgreSQL backend is not used; leaving it out saves build time.
 TAGS    := -tags ferretdb_no_postgresql

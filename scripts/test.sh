@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 TAGS=(-tags ferretdb_no_postgresql)
-PKGS=(./pkg/... ./proto/... ./services/registry/... ./services/matcher/... ./services/dispatcher/... ./services/standalone/...)
+PKGS=(./pkg/... ./proto/... ./services/registry/... ./services/matcher/... ./services/dispatcher/... ./services/heraldctl/... ./services/standalone/...)
 
 work=$(mktemp -d)
 pid=""
@@ -36,8 +36,11 @@ echo "    HERALD_TEST_MONGODB_URI=$HERALD_TEST_MONGODB_URI"
 echo "    HERALD_TEST_KAFKA_BROKERS=$HERALD_TEST_KAFKA_BROKERS"
 
 if [ "${1:-}" = "-bench" ]; then
-  echo "==> go test -bench"
+  echo "==> go test -bench (micro-benchmarks)"
   "$GO" test "${TAGS[@]}" -run '^$' -bench . -benchmem "${PKGS[@]}"
+  echo "==> herald-bench (end to end, against a bare HTTP POST loop measured in the same run)"
+  mkdir -p .bench
+  "$GO" run "${TAGS[@]}" ./services/standalone/cmd/herald-bench -out .bench/latest.json ${HERALD_BENCH_FLAGS:-}
   exit 0
 fi
 

@@ -129,10 +129,14 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 }
 
 // Topics returns every topic the dispatcher reads or writes, for ops to create.
-func (s *Service) Topics() []string {
-	names := topics.Names{Prefix: s.cfg.TopicPrefix}
+func (s *Service) Topics() []string { return Topics(s.cfg) }
+
+// Topics returns the topics a dispatcher with cfg reads or writes: deliveries, attempts, dead
+// letters and one topic per retry tier.
+func Topics(cfg Config) []string {
+	names := topics.Names{Prefix: cfg.TopicPrefix}
 	out := []string{names.Topic(topics.Deliveries), names.Topic(topics.Attempts), names.Topic(topics.Dead)}
-	for _, t := range s.cfg.RetryTiers {
+	for _, t := range cfg.RetryTiers {
 		out = append(out, names.Topic(topics.RetryPrefix+tierName(t)))
 	}
 	return out

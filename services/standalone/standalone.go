@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/heraldhq/herald/pkg/topics"
 	"github.com/heraldhq/herald/pkg/worker"
 	"github.com/heraldhq/herald/services/dispatcher"
 	"github.com/heraldhq/herald/services/matcher"
@@ -14,8 +15,11 @@ import (
 	"github.com/heraldhq/herald/services/standalone/standin"
 )
 
-// Topics the embedded broker creates at start: the publishers' input topics.
-var inputTopics = []string{"participant", "entity", "container"}
+// heraldTopics are the topics the embedded broker creates at start, as ops would on a real
+// cluster: the publishers' input topics and Herald's own.
+func heraldTopics() []string {
+	return append(append(topics.Names{}.InputTopics(), topics.Invalid), dispatcher.Topics(dispatcher.DefaultConfig())...)
+}
 
 // Run starts the embedded broker and store and the services, prints where they listen to out,
 // and runs until ctx ends.
@@ -27,7 +31,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		DataDir:   cfg.DataDir,
 		KafkaAddr: cfg.KafkaAddr,
 		MongoAddr: "127.0.0.1:0",
-		Topics:    inputTopics,
+		Topics:    heraldTopics(),
 		Logger:    log,
 	})
 	if err != nil {

@@ -30,7 +30,7 @@ type Options struct {
 	Partitions int
 	// Topics are created at start with Partitions partitions. Default: none.
 	Topics []string
-	// Logger receives the servers' logs at warn level and above. Default: slog.Default().
+	// Logger receives the servers' errors. Default: slog.Default().
 	Logger *slog.Logger
 }
 
@@ -101,8 +101,9 @@ func Start(opts Options) (*Servers, error) {
 	s.KafkaBrokers = kafka.ListenAddrs()
 
 	fdb, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: opts.MongoAddr},
-		Logger:    slog.New(levelHandler{logger.Handler(), slog.LevelWarn}),
+		Listener: ferretdb.ListenerConfig{TCP: opts.MongoAddr},
+		// FerretDB warns about every client session it cannot end; only its errors matter here.
+		Logger:    slog.New(levelHandler{logger.Handler(), slog.LevelError}),
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + filepath.ToSlash(mongoDir) + "/",
 	})

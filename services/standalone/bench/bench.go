@@ -1,0 +1,620 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/pkg/secretbox"
+	"github.com/heraldhq/herald/pkg/topics"
+	"github.com/heraldhq/herald/services/dispatcher"
+	"github.com/heraldhq/herald/services/matcher"
+	"github.com/heraldhq/herald/services/registry"
+	"github.com/heraldhq/herald/services/standalone/standin"
+	"github.com/segmentio/kafka-go"
+)
+
+// Options size the run; the zero value means the defaults in brackets.
+type Options struct {
+	Subscriptions int     // subscriptions to the benchmark event [100]
+	Events        int     // input events in the saturated run; half pass the filter [2000 → 100k deliveries]
+	Receivers     int     // loopback receiver servers, subscriptions spread over them [10]
+	BodyBytes     int     // size of an input event [1024]
+	Concurrency   int     // baseline POST loop goroutines [128]
+	PacedFraction float64 // paced run's rate as a fraction of the saturated throughput [0.5]
+	PacedSeconds  float64 // length of the paced run [5]
+	Log           *slog.Logger
+}
+
+func (o *Options) defaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.Subscriptions, 100)
+	def(&o.Events, 2000)
+	def(&o.Receivers, 10)
+	def(&o.BodyBytes, 1024)
+	def(&o.Concurrency, 128)
+	if o.PacedFraction <= 0 {
+		o.PacedFraction = 0.5
+	}
+	if o.PacedSeconds <= 0 {
+		o.PacedSeconds = 5
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Phase is one measured phase.
+type Phase struct {
+	Name       string  `json:"name"`
+	Count      int64   `json:"count"` // deliveries (or events for the matcher)
+	Seconds    float64 `json:"seconds"`
+	PerSecond  float64 `json:"per_second"`
+	Ratio      float64 `json:"ratio_to_baseline"`
+	P50ms      float64 `json:"p50_ms,omitempty"`
+	P99ms      float64 `json:"p99_ms,omitempty"`
+	MaxMs      float64 `json:"max_ms,omitempty"`
+	CPUus      float64 `json:"cpu_us_per_item"`
+	Duplicates int64   `json:"duplicates,omitempty"`
+}
+
+// Report is a whole run.
+type Report struct {
+	Time        time.Time `json:"time"`
+	Options     Options   `json:"options"`
+	Phases      []Phase   `json:"phases"`
+	PeakRSSMiB  float64   `json:"peak_rss_mib"`
+	GoMaxProcs  int       `json:"cpus"`
+	Description string    `json:"description"`
+}
+
+// receiver counts deliveries and their latency from the sentAt the producer put in the event.
+type receiver struct {
+	srv       *http.Server
+	url       string
+	mu        sync.Mutex
+	seen      map[string]bool
+	latencies []time.Duration
+	count     atomic.Int64
+	dups      atomic.Int64
+	last      atomic.Int64 // unix nanos of the last receipt
+}
+
+func newReceiver(record bool) (*receiver, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rc := &receiver{url: "http://" + l.Addr().String() + "/hook", seen: map[string]bool{}}
+	rc.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		now := time.Now()
+		if record {
+			id := r.Header.Get("webhook-id")
+			lat := time.Duration(-1)
+			if i := bytes.Index(body, []byte(`"sentAt":`)); i >= 0 {
+				rest := body[i+len(`"sentAt":`):]
+				if j := bytes.IndexAny(rest, ",}"); j > 0 {
+					if ns, err := strconv.ParseInt(string(rest[:j]), 10, 64); err == nil {
+						lat = now.Sub(time.Unix(0, ns))
+					}
+				}
+			}
+			rc.mu.Lock()
+			if rc.seen[id] {
+				rc.dups.Add(1)
+			} else {
+				rc.seen[id] = true
+				if lat >= 0 {
+					rc.latencies = append(rc.latencies, lat)
+				}
+			}
+			rc.mu.Unlock()
+		}
+		rc.count.Add(1)
+		rc.last.Store(now.UnixNano())
+	})}
+	go func() { _ = rc.srv.Serve(l) }()
+	return rc, nil
+}
+
+func (rc *receiver) reset() {
+	rc.mu.Lock()
+	rc.seen, rc.latencies = map[string]bool{}, nil
+	rc.mu.Unlock()
+	rc.count.Store(0)
+	rc.dups.Store(0)
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func peakRSSMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func percentile(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	i := int(float64(len(d)-1) * p)
+	return float64(d[i]) / float64(time.Millisecond)
+}
+
+// Baseline measures a bare POST loop: 1 KiB bodies, keep-alive, a pool sized to the concurrency.
+func Baseline(ctx context.Context, o Options, total int) (Phase, error) {
+	o.defaults()
+	rc, err := newReceiver(false)
+	if err != nil {
+		return Phase{}, err
+	}
+	defer rc.srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: o.Concurrency, MaxIdleConnsPerHost: o.Concurrency}}
+	body := bytes.Repeat([]byte("x"), o.BodyBytes)
+	var left atomic.Int64
+	left.Store(int64(total))
+	cpu0, start := cpuTime(), time.Now()
+	var wg sync.WaitGroup
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 && ctx.Err() == nil {
+				resp, err := client.Post(rc.url, "application/json", bytes.NewReader(body))
+				if err != nil {
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	n := rc.count.Load()
+	return Phase{Name: "baseline: bare HTTP POST loop", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
+		CPUus: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}, nil
+}
+
+// stack is Herald running in this process on in-memory stand-ins.
+type stack struct {
+	servers  *standin.Servers
+	reg      *registry.Service
+	match    *matcher.Service
+	disp     *dispatcher.Service
+	base     string
+	token    string
+	key      string
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     []chan error
+	recv     []*receiver
+	producer *kafka.Writer
+}
+
+const token = "bench-admin-token-0123456789"
+
+func startStack(ctx context.Context, o Options, withMatcher, withDispatcher bool) (*stack, error) {
+	all := append(append(topics.Names{}.InputTopics(), topics.Invalid), dispatcher.Topics(dispatcher.DefaultConfig())...)
+	servers, err := standin.Start(standin.Options{Topics: all, Logger: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{servers: servers, token: token}
+	ctx, s.cancel = context.WithCancel(ctx)
+	key := secretbox.NewKey()
+	s.key, s.ctx = key, ctx
+	rc := registry.DefaultConfig()
+	rc.HTTPAddr, rc.GRPCAddr, rc.MongoURI, rc.MongoMaxPoolSize = "127.0.0.1:0", "127.0.0.1:0", servers.MongoURI, 1
+	rc.AdminToken, rc.SecretKeys = token, key
+	if s.reg, err = registry.New(ctx, rc, o.Log); err != nil {
+		s.close()
+		return nil, err
+	}
+	s.base = "http://" + s.reg.HTTPAddr()
+	s.run(ctx, s.reg.Run)
+	if withMatcher {
+		mc := matcher.DefaultConfig()
+		mc.HTTPAddr, mc.KafkaBrokers, mc.RegistryAddr, mc.AdminToken = "127.0.0.1:0", servers.KafkaBrokers, s.reg.GRPCAddr(), token
+		if s.match, err = matcher.New(mc, o.Log); err != nil {
+			s.close()
+			return nil, err
+		}
+		s.run(ctx, s.match.Run)
+	}
+	if withDispatcher {
+		if err := s.startDispatcher(o); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	for range o.Receivers {
+		r, err := newReceiver(true)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.recv = append(s.recv, r)
+	}
+	s.producer = &kafka.Writer{Addr: kafka.TCP(servers.KafkaBrokers...), Topic: "entity", RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, BatchSize: 500, Balancer: &kafka.RoundRobin{}}
+	return s, nil
+}
+
+func (s *stack) startDispatcher(o Options) error {
+	dc := dispatcher.DefaultConfig()
+	dc.HTTPAddr, dc.GRPCAddr, dc.KafkaBrokers, dc.RegistryAddr = "127.0.0.1:0", "127.0.0.1:0", s.servers.KafkaBrokers, s.reg.GRPCAddr()
+	dc.AdminToken, dc.SecretKeys, dc.AllowLoopback = token, s.key, true
+	d, err := dispatcher.New(dc, o.Log)
+	if err != nil {
+		return err
+	}
+	s.disp = d
+	s.run(s.ctx, d.Run)
+	return nil
+}
+
+func (s *stack) run(ctx context.Context, f func(context.Context) error) {
+	done := make(chan error, 1)
+	s.done = append(s.done, done)
+	go func() { done <- f(ctx) }()
+}
+
+func (s *stack) close() {
+	if s.producer != nil {
+		_ = s.producer.Close()
+	}
+	s.cancel()
+	for _, d := range s.done {
+		<-d
+	}
+	for _, r := range s.recv {
+		_ = r.srv.Close()
+	}
+	s.servers.Close()
+}
+
+func (s *stack) api(method, path, key string, body any) (map[string]any, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, s.base+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	if res.StatusCode >= 300 {
+		return nil, fmt.Errorf("%s %s: %d %v", method, path, res.StatusCode, out)
+	}
+	d, _ := out["data"].(map[string]any)
+	return d, nil
+}
+
+// configure registers one event whose filter passes half the events and the subscriptions.
+func (s *stack) configure(o Options) error {
+	pub, err := s.api("POST", "/v1/apps", token, map[string]any{"name": "bench-publisher", "permissions": []string{"p"}})
+	if err != nil {
+		return err
+	}
+	pubKey := pub["apiKey"].(string)
+	if _, err := s.api("POST", "/v1/appconfig", pubKey, map[string]any{"permissions": []string{"p"}}); err != nil {
+		return err
+	}
+	if _, err := s.api("POST", "/v1/topics/entity/events", pubKey, map[string]any{"getApiPath": "/things/{id}", "events": []any{
+		map[string]any{"name": "thing", "eventType": "thingChanged", "filterLogic": map[string]any{"==": []any{map[string]any{"var": "pass"}, true}}},
+	}}); err != nil {
+		return err
+	}
+	for i := range o.Subscriptions {
+		url := s.recv[i%len(s.recv)].url
+		if _, err := s.api("POST", "/v1/subscriptions", pubKey, map[string]any{"appId": pub["id"], "topic": "entity", "events": []string{"thing"}, "url": url}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// event makes an input event of about o.BodyBytes with sentAt last, read by the receivers.
+func event(o Options, i int, pass bool) kafka.Message {
+	head := fmt.Sprintf(`{"eventType":"thingChanged","id":"t%d","pass":%t,"pad":"`, i, pass)
+	pad := max(o.BodyBytes-len(head)-40, 0)
+	v := head + strings.Repeat("p", pad) + `","sentAt":` + strconv.FormatInt(time.Now().UnixNano(), 10) + "}"
+	return kafka.Message{Value: []byte(v)}
+}
+
+func (s *stack) received() (n, dups int64, lat []time.Duration, last time.Time) {
+	var lastNs int64
+	for _, r := range s.recv {
+		n += r.count.Load() - r.dups.Load()
+		dups += r.dups.Load()
+		r.mu.Lock()
+		lat = append(lat, r.latencies...)
+		r.mu.Unlock()
+		lastNs = max(lastNs, r.last.Load())
+	}
+	slices.Sort(lat)
+	return n, dups, lat, time.Unix(0, lastNs)
+}
+
+func (s *stack) reset() {
+	for _, r := range s.recv {
+		r.reset()
+	}
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %s", timeout)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+// EndToEnd runs the saturated phase and then the paced phase on one stack.
+func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error) {
+	o.defaults()
+	s, err := startStack(ctx, o, true, true)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	if err := s.configure(o); err != nil {
+		return nil, err
+	}
+	if err := waitFor(ctx, 30*time.Second, func() bool { return s.match.Ready() && s.disp.Ready() }); err != nil {
+		return nil, fmt.Errorf("services not ready: %w", err)
+	}
+	// Warm up: one passing event through every subscription, so groups have joined.
+	if err := s.producer.WriteMessages(ctx, event(o, -1, true)); err != nil {
+		return nil, err
+	}
+	if err := waitFor(ctx, 60*time.Second, func() bool { n, _, _, _ := s.received(); return n >= int64(o.Subscriptions) }); err != nil {
+		return nil, fmt.Errorf("warm-up: %w", err)
+	}
+	s.reset()
+
+	// Saturated: everything at once.
+	want := int64(o.Events/2) * int64(o.Subscriptions)
+	msgs := make([]kafka.Message, o.Events)
+	cpu0, start := cpuTime(), time.Now()
+	for i := range msgs {
+		msgs[i] = event(o, i, i%2 == 0)
+	}
+	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
+		return nil, err
+	}
+	if err := waitFor(ctx, 10*time.Minute, func() bool { n, _, _, _ := s.received(); return n >= want }); err != nil {
+		n, _, _, _ := s.received()
+		return nil, fmt.Errorf("saturated run: %d of %d deliveries: %w", n, want, err)
+	}
+	n, dups, lat, last := s.received()
+	el := last.Sub(start)
+	sat := Phase{Name: "herald end to end, saturated", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
+		P50ms: percentile(lat, 0.5), P99ms: percentile(lat, 0.99), MaxMs: percentile(lat, 1), Duplicates: dups,
+		CPUus: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}
+	sat.Ratio = sat.PerSecond / baseline
+
+	// Paced: events at a steady rate giving PacedFraction of the saturated delivery rate.
+	s.reset()
+	deliveriesPerEvent := float64(o.Subscriptions) / 2
+	eventsPerSec := sat.PerSecond * o.PacedFraction / deliveriesPerEvent
+	total := int(eventsPerSec * o.PacedSeconds)
+	interval := time.Duration(float64(time.Second) / eventsPerSec)
+	cpu0, start = cpuTime(), time.Now()
+	for i := range total {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		if err := s.producer.WriteMessages(ctx, event(o, i, i%2 == 0)); err != nil {
+			return nil, err
+		}
+	}
+	want = int64((total+1)/2) * int64(o.Subscriptions)
+	if err := waitFor(ctx, 5*time.Minute, func() bool { n, _, _, _ := s.received(); return n >= want }); err != nil {
+		return nil, fmt.Errorf("paced run: %w", err)
+	}
+	n, dups, lat, last = s.received()
+	el = last.Sub(start)
+	paced := Phase{Name: fmt.Sprintf("herald end to end, paced at %.0f%% of saturation", o.PacedFraction*100), Count: n, Seconds: el.Seconds(),
+		PerSecond: float64(n) / el.Seconds(), P50ms: percentile(lat, 0.5), P99ms: percentile(lat, 0.99), MaxMs: percentile(lat, 1),
+		Duplicates: dups, CPUus: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}
+	paced.Ratio = paced.PerSecond / baseline
+	return []Phase{sat, paced}, nil
+}
+
+// MatcherAlone measures events through the matcher: decoded, filtered, jobs produced, committed.
+func MatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, error) {
+	o.defaults()
+	s, err := startStack(ctx, o, true, false)
+	if err != nil {
+		return Phase{}, err
+	}
+	defer s.close()
+	if err := s.configure(o); err != nil {
+		return Phase{}, err
+	}
+	if err := waitFor(ctx, 30*time.Second, s.match.Ready); err != nil {
+		return Phase{}, err
+	}
+	msgs := make([]kafka.Message, o.Events)
+	for i := range msgs {
+		msgs[i] = event(o, i, i%2 == 0)
+	}
+	cpu0, start := cpuTime(), time.Now()
+	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
+		return Phase{}, err
+	}
+	if err := waitFor(ctx, 5*time.Minute, func() bool { return s.match.Handled() >= int64(o.Events) }); err != nil {
+		return Phase{}, err
+	}
+	el := time.Since(start)
+	jobs := float64(o.Events/2) * float64(o.Subscriptions)
+	p := Phase{Name: "matcher alone (jobs produced)", Count: int64(jobs), Seconds: el.Seconds(), PerSecond: jobs / el.Seconds(),
+		CPUus: float64((cpuTime() - cpu0).Microseconds()) / jobs}
+	p.Ratio = p.PerSecond / baseline
+	return p, nil
+}
+
+// DispatcherAlone lets the matcher fill herald.deliveries, then starts the dispatcher and
+// measures how fast it empties it.
+func DispatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, error) {
+	o.defaults()
+	s, err := startStack(ctx, o, true, false)
+	if err != nil {
+		return Phase{}, err
+	}
+	defer s.close()
+	if err := s.configure(o); err != nil {
+		return Phase{}, err
+	}
+	if err := waitFor(ctx, 30*time.Second, s.match.Ready); err != nil {
+		return Phase{}, err
+	}
+	msgs := make([]kafka.Message, o.Events)
+	for i := range msgs {
+		msgs[i] = event(o, i, i%2 == 0)
+	}
+	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
+		return Phase{}, err
+	}
+	if err := waitFor(ctx, 5*time.Minute, func() bool { return s.match.Handled() >= int64(o.Events) }); err != nil {
+		return Phase{}, err
+	}
+	want := int64(o.Events/2) * int64(o.Subscriptions)
+	cpu0, start := cpuTime(), time.Now()
+	if err := s.startDispatcher(o); err != nil {
+		return Phase{}, err
+	}
+	if err := waitFor(ctx, 10*time.Minute, func() bool { n, _, _, _ := s.received(); return n >= want }); err != nil {
+		return Phase{}, err
+	}
+	n, dups, _, last := s.received()
+	el := last.Sub(start)
+	p := Phase{Name: "dispatcher alone (from a full herald.deliveries)", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
+		Duplicates: dups, CPUus: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}
+	p.Ratio = p.PerSecond / baseline
+	return p, nil
+}
+
+// Run runs every phase, prints the table to out, and writes the report as JSON to file
+// (comparing with the report already there, if any).
+func Run(ctx context.Context, o Options, file string, out io.Writer) (*Report, error) {
+	o.defaults()
+	rep := &Report{Time: time.Now().UTC(), Options: o, GoMaxProcs: runtimeCPUs(),
+		Description: "deliveries/s end to end (Kafka -> matcher -> dispatcher -> loopback receivers), ratio to a bare HTTP POST loop measured in the same run"}
+	fmt.Fprintln(out, "measuring the baseline ...")
+	base, err := Baseline(ctx, o, int(int64(o.Events/2)*int64(o.Subscriptions)))
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	base.Ratio = 1
+	rep.Phases = append(rep.Phases, base)
+	fmt.Fprintln(out, "measuring herald end to end ...")
+	e2e, err := EndToEnd(ctx, o, base.PerSecond)
+	if err != nil {
+		return nil, fmt.Errorf("end to end: %w", err)
+	}
+	rep.Phases = append(rep.Phases, e2e...)
+	fmt.Fprintln(out, "measuring the matcher alone ...")
+	m, err := MatcherAlone(ctx, o, base.PerSecond)
+	if err != nil {
+		return nil, fmt.Errorf("matcher alone: %w", err)
+	}
+	rep.Phases = append(rep.Phases, m)
+	fmt.Fprintln(out, "measuring the dispatcher alone ...")
+	d, err := DispatcherAlone(ctx, o, base.PerSecond)
+	if err != nil {
+		return nil, fmt.Errorf("dispatcher alone: %w", err)
+	}
+	rep.Phases = append(rep.Phases, d)
+	rep.PeakRSSMiB = peakRSSMiB()
+
+	var prev *Report
+	if b, err := os.ReadFile(file); err == nil {
+		prev = &Report{}
+		if json.Unmarshal(b, prev) != nil {
+			prev = nil
+		}
+	}
+	printTable(out, rep, prev)
+	if file != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+			return rep, err
+		}
+		fmt.Fprintf(out, "\nwritten to %s (the next run compares with it)\n", file)
+	}
+	return rep, nil
+}
+
+func printTable(out io.Writer, rep *Report, prev *Report) {
+	fmt.Fprintf(out, "\n%-50s %9s %10s %7s %8s %8s %8s %10s", "phase", "count", "per sec", "ratio", "p50 ms", "p99 ms", "max ms", "cpu us/op")
+	if prev != nil {
+		fmt.Fprintf(out, " %10s", "ratio was")
+	}
+	fmt.Fprintln(out)
+	for _, p := range rep.Phases {
+		fmt.Fprintf(out, "%-50s %9d %10.0f %7.2f %8s %8s %8s %10.1f", p.Name, p.Count, p.PerSecond, p.Ratio, ms(p.P50ms), ms(p.P99ms), ms(p.MaxMs), p.CPUus)
+		if prev != nil {
+			for _, q := range prev.Phases {
+				if q.Name == p.Name {
+					fmt.Fprintf(out, " %10.2f", q.Ratio)
+				}
+			}
+		}
+		if p.Duplicates > 0 {
+			fmt.Fprintf(out, "  (%d duplicates)", p.Duplicates)
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintf(out, "peak RSS of the whole process (kfake, FerretDB, services, receivers): %.0f MiB on %d CPUs\n", rep.PeakRSSMiB, rep.GoMaxProcs)
+}
+
+func ms(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+func runtimeCPUs() int { return runtime.GOMAXPROCS(0) }

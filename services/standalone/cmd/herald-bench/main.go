@@ -1,0 +1,37 @@
+// Command herald-bench measures Herald end to end against a bare HTTP POST loop measured in the
+// same run (`make bench`). It prints a table and writes the figures to -out for the next run
+// to compare with.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+
+	"github.com/heraldhq/herald/services/standalone/bench"
+)
+
+func main() {
+	var o bench.Options
+	out := flag.String("out", ".bench/latest.json", "where to write (and read the previous) results")
+	flag.IntVar(&o.Events, "events", 2000, "input events in the saturated run; half pass the filter")
+	flag.IntVar(&o.Subscriptions, "subscriptions", 100, "subscriptions to the benchmark event")
+	flag.Float64Var(&o.PacedSeconds, "paced-seconds", 5, "length of the paced (latency) run")
+	verbose := flag.Bool("v", false, "log the services' warnings to stderr")
+	flag.Parse()
+	if *verbose {
+		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := os.MkdirAll(".bench", 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if _, err := bench.Run(ctx, o, *out, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "herald-bench:", err)
+		os.Exit(1)
+	}
+}
