@@ -390,6 +390,29 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 	return nil
 }
 
+// warmUp sends one passing event at a time until one reaches every subscription: then the
+// consumer groups have joined and the matcher's configuration holds all the subscriptions,
+// which arrive one by one after configure.
+func (s *stack) warmUp(ctx context.Context, o Options) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for i := 0; ; i++ {
+		s.reset()
+		if err := s.producer.WriteMessages(ctx, event(o, -1-i, true)); err != nil {
+			return err
+		}
+		if waitFor(ctx, 3*time.Second, func() bool { n, _, _, _ := s.received(); return n >= int64(o.Subscriptions) }) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			n, _, _, _ := s.received()
+			return fmt.Errorf("warm-up: an event reached %d of %d subscriptions", n, o.Subscriptions)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let stragglers of earlier warm-up events land
+	s.reset()
+	return nil
+}
+
 // EndToEnd runs the saturated phase and then the paced phase on one stack.
 func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error) {
 	o.defaults()
@@ -404,14 +427,9 @@ func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error)
 	if err := waitFor(ctx, 30*time.Second, func() bool { return s.match.Ready() && s.disp.Ready() }); err != nil {
 		return nil, fmt.Errorf("services not ready: %w", err)
 	}
-	// Warm up: one passing event through every subscription, so groups have joined.
-	if err := s.producer.WriteMessages(ctx, event(o, -1, true)); err != nil {
+	if err := s.warmUp(ctx, o); err != nil {
 		return nil, err
 	}
-	if err := waitFor(ctx, 60*time.Second, func() bool { n, _, _, _ := s.received(); return n >= int64(o.Subscriptions) }); err != nil {
-		return nil, fmt.Errorf("warm-up: %w", err)
-	}
-	s.reset()
 
 	// Saturated: everything at once.
 	want := int64(o.Events/2) * int64(o.Subscriptions)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 
 	"github.com/heraldhq/herald/services/standalone/bench"
 )
@@ -21,7 +22,15 @@ func main() {
 	flag.IntVar(&o.Subscriptions, "subscriptions", 100, "subscriptions to the benchmark event")
 	flag.Float64Var(&o.PacedSeconds, "paced-seconds", 5, "length of the paced (latency) run")
 	verbose := flag.Bool("v", false, "log the services' warnings to stderr")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if *verbose {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -32,6 +41,7 @@ func main() {
 	}
 	if _, err := bench.Run(ctx, o, *out, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "herald-bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
