@@ -6,7 +6,7 @@ PKGS    := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 # FerretDB's PostgreSQL backend is not used; leaving it out saves build time.
 TAGS    := -tags ferretdb_no_postgresql
 
-.PHONY: run test test-short bench lint fmt proto build tidy clean
+.PHONY: run test test-faults test-short bench lint fmt proto build tidy clean
 
 ## run: the whole platform in one process on an embedded broker and store (data in .data/)
 run:
@@ -15,6 +15,10 @@ run:
 ## test: vet, then every test (unit and integration) with the race detector
 test:
 	./scripts/test.sh
+
+## test-faults: services as separate processes, SIGKILLed, registry stopped, malformed input
+test-faults:
+	./scripts/test.sh -faults
 
 ## test-short: unit tests only, no servers
 test-short:

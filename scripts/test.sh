@@ -5,6 +5,7 @@
 # FerretDB, see services/standalone/cmd/herald-standin) and stops them afterwards.
 #   scripts/test.sh          vet + tests
 #   scripts/test.sh -bench   benchmarks instead of tests
+#   scripts/test.sh -faults  the fault-injection suite (services as processes, SIGKILL, bad input)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -42,6 +43,12 @@ if [ "${1:-}" = "-bench" ]; then
   mkdir -p .bench
   "$GO" run "${TAGS[@]}" ./services/standalone/cmd/herald-bench -out .bench/latest.json ${HERALD_BENCH_FLAGS:-}
   exit 0
+fi
+
+if [ "${1:-}" = "-faults" ]; then
+  echo "==> fault-injection suite"
+  "$GO" test -tags "faults ferretdb_no_postgresql" -count=1 -v ./services/standalone/faults/
+  exit $?
 fi
 
 echo "==> go vet"
