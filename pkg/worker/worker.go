@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Worker is a long-lived part of a service. Run blocks until ctx ends or the work fails.
@@ -47,4 +48,13 @@ func Run(ctx context.Context, workers ...Worker) error {
 	}
 	wg.Wait()
 	return firstErr
+}
+
+// Finishing returns a context that ends grace after ctx does, so that work in flight when a
+// stop is asked for (a batch being produced and committed) can finish instead of being done
+// twice by the next owner. Call done when the work is finished.
+func Finishing(ctx context.Context, grace time.Duration) (fctx context.Context, done func()) {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return fctx, func() { stop(); cancel() }
 }

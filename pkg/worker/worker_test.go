@@ -46,3 +46,20 @@ func TestRunCanceledWithoutCancelIsAnError(t *testing.T) {
 		t.Fatal("a worker returning Canceled on its own was taken as a clean stop")
 	}
 }
+
+func TestFinishingOutlivesTheStopByTheGrace(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	fctx, done := worker.Finishing(ctx, 50*time.Millisecond)
+	defer done()
+	cancel()
+	select {
+	case <-fctx.Done():
+		t.Fatal("ended with the stop, not after the grace")
+	case <-time.After(20 * time.Millisecond):
+	}
+	select {
+	case <-fctx.Done():
+	case <-time.After(time.Second):
+		t.Fatal("did not end after the grace")
+	}
+}

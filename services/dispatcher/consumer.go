@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/topics"
+	"github.com/heraldhq/herald/pkg/worker"
 	deliveryv1 "github.com/heraldhq/herald/proto/herald/delivery/v1"
 	"github.com/segmentio/kafka-go"
 	"google.golang.org/protobuf/proto"
@@ -121,7 +122,7 @@ func (c *consumer) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-c.e.slots }()
-			hctx, finished := finishing(ctx, c.e.grace)
+			hctx, finished := worker.Finishing(ctx, c.e.grace)
 			defer finished()
 			if prev != nil {
 				select {
@@ -211,14 +212,6 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 	case <-timer.C:
 		return nil
 	}
-}
-
-// finishing returns a context that ends grace after ctx does, so a stop lets work in flight
-// finish; done releases it.
-func finishing(ctx context.Context, grace time.Duration) (context.Context, func()) {
-	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
-	return fctx, func() { stop(); cancel() }
 }
 
 // orderSlot chains jobs of an ordered subscription: each waits for the previous one (FIFO by

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/topics"
+	"github.com/heraldhq/herald/pkg/worker"
 	"github.com/segmentio/kafka-go"
 	"google.golang.org/protobuf/proto"
 )
@@ -97,22 +98,13 @@ func (c *consumer) Run(ctx context.Context) error {
 				break drain
 			}
 		}
-		hctx, done := finishing(ctx, c.grace)
+		hctx, done := worker.Finishing(ctx, c.grace)
 		err := c.handle(hctx, batch)
 		done()
 		if err != nil {
 			return err
 		}
 	}
-}
-
-// finishing returns a context that ends grace after ctx does: a stop lets the batch in flight
-// produce and commit, instead of leaving work that the next owner would do twice.
-// Call done when the batch is finished.
-func finishing(ctx context.Context, grace time.Duration) (fctx context.Context, done func()) {
-	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
-	return fctx, func() { stop(); cancel() }
 }
 
 // handle matches one batch, produces its output and commits it.

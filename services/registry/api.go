@@ -23,6 +23,7 @@ type API struct {
 	adminToken string
 	hub        *hub
 	log        *slog.Logger
+	jobs       jobWriter // herald.deliveries, for redelivery; nil without Kafka
 }
 
 // NewAPI returns the registry API over st.

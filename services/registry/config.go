@@ -36,6 +36,19 @@ type Config struct {
 	WatchPollInterval time.Duration
 	// ShutdownTimeout bounds a graceful stop (HERALD_SHUTDOWN_TIMEOUT). Default: 15s.
 	ShutdownTimeout time.Duration
+	// KafkaBrokers are the Kafka bootstrap addresses (HERALD_KAFKA_BROKERS, comma-separated).
+	// With none, the registry records no delivery attempts and refuses redeliveries.
+	// Default: none.
+	KafkaBrokers []string
+	// TopicPrefix prefixes Herald's topics, as it does for the matcher and dispatcher
+	// (HERALD_TOPIC_PREFIX). Default: "".
+	TopicPrefix string
+	// AttemptsGroup is the consumer group of all registries reading herald.attempts
+	// (HERALD_REGISTRY_ATTEMPTS_GROUP). Default: "herald-registry".
+	AttemptsGroup string
+	// Retention is how long deliveries and attempts are kept after their latest attempt
+	// (HERALD_DELIVERY_RETENTION). Default: 720h (30 days).
+	Retention time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -48,6 +61,8 @@ func DefaultConfig() Config {
 		MongoMaxPoolSize:  100,
 		WatchPollInterval: 200 * time.Millisecond,
 		ShutdownTimeout:   15 * time.Second,
+		AttemptsGroup:     "herald-registry",
+		Retention:         720 * time.Hour,
 	}
 }
 
@@ -64,6 +79,10 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	l.String(&c.SecretKeys, "HERALD_SECRET_KEY")
 	l.Duration(&c.WatchPollInterval, "HERALD_WATCH_POLL_INTERVAL")
 	l.Duration(&c.ShutdownTimeout, "HERALD_SHUTDOWN_TIMEOUT")
+	l.List(&c.KafkaBrokers, "HERALD_KAFKA_BROKERS")
+	l.String(&c.TopicPrefix, "HERALD_TOPIC_PREFIX")
+	l.String(&c.AttemptsGroup, "HERALD_REGISTRY_ATTEMPTS_GROUP")
+	l.Duration(&c.Retention, "HERALD_DELIVERY_RETENTION")
 	if err := l.Err(); err != nil {
 		return c, err
 	}
@@ -102,6 +121,12 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("HERALD_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	if c.AttemptsGroup == "" {
+		bad("HERALD_REGISTRY_ATTEMPTS_GROUP", "is empty")
+	}
+	if c.Retention < time.Hour {
+		bad("HERALD_DELIVERY_RETENTION", "must be at least 1h, got %s", c.Retention)
 	}
 	return errors.Join(errs...)
 }

@@ -71,3 +71,7 @@ func conflict(field, format string, args ...any) *Error {
 func forbidden(field, format string, args ...any) *Error {
 	return newError(ErrForbidden, field, format, args...)
 }
+
+func unavailable(field, format string, args ...any) *Error {
+	return newError(ErrUnavailable, field, format, args...)
+}

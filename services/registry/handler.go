@@ -84,6 +84,15 @@ func (h *handler) routes(mux *http.ServeMux) {
 		m.Id = r.PathValue("id")
 		return nil
 	}))
+	mux.Handle("GET /v1/subscriptions/{subscriptionId}/deliveries", route(h, http.StatusOK, a.ListDeliveries, func(r *http.Request, m *registryv1.ListDeliveriesRequest) error {
+		m.SubscriptionId = r.PathValue("subscriptionId")
+		m.Status = r.URL.Query().Get("status")
+		return pageQuery(r, &m.Limit, &m.Page)
+	}))
+	mux.Handle("GET /v1/deliveries/{id}", route(h, http.StatusOK, a.GetDelivery, func(r *http.Request, m *registryv1.GetDeliveryRequest) error {
+		m.Id = r.PathValue("id")
+		return nil
+	}))
 	// Custom methods ("{id}:rotateSecret") share a path segment with the id, which ServeMux
 	// patterns cannot split, so one route takes the segment apart.
 	rotate := route(h, http.StatusOK, a.RotateSubscriptionSecret, func(r *http.Request, m *registryv1.RotateSubscriptionSecretRequest) error {
@@ -96,6 +105,18 @@ func (h *handler) routes(mux *http.ServeMux) {
 			rotate.ServeHTTP(w, r)
 		default:
 			h.writeError(w, r, notFound("", "no route POST %s: subscription actions are :rotateSecret", r.URL.Path))
+		}
+	})
+	redeliver := route(h, http.StatusAccepted, a.Redeliver, func(r *http.Request, m *registryv1.RedeliverRequest) error {
+		m.Id = strings.TrimSuffix(r.PathValue("idAction"), ":redeliver")
+		return nil
+	})
+	mux.HandleFunc("POST /v1/deliveries/{idAction}", func(w http.ResponseWriter, r *http.Request) {
+		switch id, action, _ := strings.Cut(r.PathValue("idAction"), ":"); {
+		case action == "redeliver" && id != "":
+			redeliver.ServeHTTP(w, r)
+		default:
+			h.writeError(w, r, notFound("", "no route POST %s: delivery actions are :redeliver", r.URL.Path))
 		}
 	})
 }

@@ -38,7 +38,7 @@ type env struct {
 	stop     func()
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, tweaks ...func(*registry.Config)) *env {
 	t.Helper()
 	uri := testenv.MongoURI(t)
 	cfg := registry.DefaultConfig()
@@ -46,6 +46,9 @@ func newEnv(t *testing.T) *env {
 	cfg.MongoURI, cfg.MongoDatabase, cfg.MongoMaxPoolSize = uri, testenv.UniqueName("registry_"), 1
 	cfg.AdminToken, cfg.SecretKeys = adminToken, secretbox.NewKey()
 	cfg.WatchPollInterval = 50 * time.Millisecond
+	for _, f := range tweaks {
+		f(&cfg)
+	}
 	e := &env{t: t, cfg: cfg}
 	e.start()
 	t.Cleanup(func() {

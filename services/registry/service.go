@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/secretbox"
+	"github.com/heraldhq/herald/pkg/topics"
 	"github.com/heraldhq/herald/pkg/worker"
 	registryv1 "github.com/heraldhq/herald/proto/herald/registry/v1"
 	"github.com/heraldhq/herald/services/registry/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/segmentio/kafka-go"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"google.golang.org/grpc"
@@ -24,7 +26,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
-// Service is a running registry: the JSON API, the gRPC API and the config watch hub.
+// Service is a running registry: the JSON API, the gRPC API, the config watch hub and, when
+// Kafka is configured, the consumer that records delivery attempts from herald.attempts.
 type Service struct {
 	cfg    Config
 	log    *slog.Logger
@@ -32,6 +35,13 @@ type Service struct {
 	store  *store.Store
 	hub    *hub
 	health *health.Server
+
+	// The delivery log: the retention sweep always; with Kafka, the attempts consumer and the
+	// redelivery producer (nil without).
+	sweeper *sweeper
+	reader  *kafka.Reader
+	writer  *kafka.Writer
+	ingest  *ingester
 
 	httpLn, grpcLn net.Listener
 	httpSrv        *http.Server
@@ -71,6 +81,39 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Service, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newHTTPMetrics(reg)
+	im := newIngestMetrics(reg)
+	s.sweeper = &sweeper{st: s.store, retention: cfg.Retention, log: log, m: im}
+	if len(cfg.KafkaBrokers) > 0 {
+		names := topics.Names{Prefix: cfg.TopicPrefix}
+		// Settings from STACK.md, as the matcher's: fast rebalances, no waiting on MinBytes,
+		// explicit commits only.
+		s.reader = kafka.NewReader(kafka.ReaderConfig{
+			Brokers:               cfg.KafkaBrokers,
+			GroupID:               cfg.AttemptsGroup,
+			GroupTopics:           []string{names.Topic(topics.Attempts)},
+			StartOffset:           kafka.FirstOffset,
+			MinBytes:              1,
+			MaxBytes:              16 << 20,
+			MaxWait:               100 * time.Millisecond,
+			HeartbeatInterval:     500 * time.Millisecond,
+			JoinGroupBackoff:      500 * time.Millisecond,
+			RebalanceTimeout:      5 * time.Second,
+			SessionTimeout:        attemptsSession,
+			CommitInterval:        0,
+			WatchPartitionChanges: true, // herald.attempts may be created after the registry starts
+			ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { log.Warn("kafka reader: " + fmt.Sprintf(f, a...)) }),
+		})
+		s.writer = &kafka.Writer{
+			Addr:                   kafka.TCP(cfg.KafkaBrokers...),
+			Topic:                  names.Topic(topics.Deliveries),
+			Balancer:               &kafka.Hash{},
+			RequiredAcks:           kafka.RequireAll,
+			BatchTimeout:           time.Millisecond,
+			AllowAutoTopicCreation: true,
+		}
+		api.jobs = s.writer
+		s.ingest = &ingester{r: s.reader, api: api, batch: attemptsBatch, grace: cfg.ShutdownTimeout / 2, log: log, m: im, subscribers: map[string]string{}}
+	}
 
 	mux := http.NewServeMux()
 	(&handler{api: api, log: log}).routes(mux)
@@ -105,7 +148,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer s.closeAll()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(registryv1.RegistryService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	return worker.Run(ctx,
+	workers := []worker.Worker{
 		worker.Func("http", func(ctx context.Context) error {
 			go func() {
 				<-ctx.Done()
@@ -136,10 +179,21 @@ func (s *Service) Run(ctx context.Context) error {
 			return ctx.Err()
 		}),
 		s.hub,
-	)
+		s.sweeper,
+	}
+	if s.ingest != nil {
+		workers = append(workers, s.ingest)
+	}
+	return worker.Run(ctx, workers...)
 }
 
 func (s *Service) closeAll() {
+	if s.reader != nil {
+		_ = s.reader.Close() // leaves the group, so partitions move at once
+	}
+	if s.writer != nil {
+		_ = s.writer.Close()
+	}
 	if s.httpLn != nil {
 		_ = s.httpLn.Close()
 	}

@@ -149,13 +149,18 @@ func (a *API) CreateSubscription(ctx context.Context, req *registryv1.CreateSubs
 
 // ownSubscription loads a subscription of the calling app; another app's is reported as missing.
 func (a *API) ownSubscription(ctx context.Context, id string) (*store.App, *store.Subscription, error) {
+	return a.ownSubscriptionAs(ctx, "id", id)
+}
+
+// ownSubscriptionAs is ownSubscription for a request whose field naming the subscription is field.
+func (a *API) ownSubscriptionAs(ctx context.Context, field, id string) (*store.App, *store.Subscription, error) {
 	app, err := callerApp(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	sub, err := a.store.Subscription(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && sub.SubscriberAppID != app.ID) {
-		return nil, nil, notFound("id", "no subscription %q", id)
+		return nil, nil, notFound(field, "no subscription %q", id)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -238,7 +243,7 @@ func (a *API) UpdateSubscription(ctx context.Context, req *registryv1.UpdateSubs
 			sub.Options = optionsDoc(req.Options)
 		}
 		if req.Status != nil {
-			sub.Status, sub.StatusReason = req.GetStatus(), ""
+			sub.Status, sub.StatusReason, sub.StatusChangedAt = req.GetStatus(), "", now()
 		}
 		if req.Description != nil {
 			sub.Description = req.GetDescription()

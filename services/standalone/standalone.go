@@ -45,7 +45,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	if cfg.MongoURI != "" {
 		rc.MongoURI, rc.MongoMaxPoolSize = cfg.MongoURI, 100
 	}
-	rc.AdminToken, rc.SecretKeys = cfg.AdminToken, cfg.SecretKey
+	rc.AdminToken, rc.SecretKeys, rc.KafkaBrokers = cfg.AdminToken, cfg.SecretKey, servers.KafkaBrokers
 	reg, err := registry.New(ctx, rc, log)
 	if err != nil {
 		return err

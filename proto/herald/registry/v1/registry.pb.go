@@ -2481,6 +2481,597 @@ func (x *RotateSubscriptionSecretResponse) GetPreviousSecretExpireTime() *timest
 	return nil
 }
 
+// Delivery is one event sent (or to be sent) to one subscription, with the state of its latest
+// attempt. Deliveries and attempts are kept for HERALD_DELIVERY_RETENTION (default 30 days).
+type Delivery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is derived from the input (topic, partition, offset) and the subscription, and is sent
+	// as `webhook-id`.
+	Id              string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	SubscriptionId  string `protobuf:"bytes,2,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	SubscriberAppId string `protobuf:"bytes,3,opt,name=subscriber_app_id,json=subscriberAppId,proto3" json:"subscriber_app_id,omitempty"`
+	// app_id is the publisher app; event_id and event_name the registered event that matched.
+	AppId     string `protobuf:"bytes,4,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	EventId   string `protobuf:"bytes,5,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	EventName string `protobuf:"bytes,6,opt,name=event_name,json=eventName,proto3" json:"event_name,omitempty"`
+	EventType string `protobuf:"bytes,7,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// topic, partition and offset locate the input message (topic without any prefix).
+	Topic       string                 `protobuf:"bytes,8,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition   int32                  `protobuf:"varint,9,opt,name=partition,proto3" json:"partition,omitempty"`
+	Offset      int64                  `protobuf:"varint,10,opt,name=offset,proto3" json:"offset,omitempty"`
+	EventTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	ResourceUrl string                 `protobuf:"bytes,12,opt,name=resource_url,json=resourceUrl,proto3" json:"resource_url,omitempty"`
+	// body is the input message's value as text; only GetDelivery fills it.
+	Body string `protobuf:"bytes,13,opt,name=body,proto3" json:"body,omitempty"`
+	// status is "pending" (redelivery asked for, no attempt yet), or the outcome of the latest
+	// attempt: "delivered", "retrying", "failed" (retries exhausted), "gone" (the endpoint is gone;
+	// the subscription was disabled) or "skipped" (the subscription was deleted or disabled).
+	Status string `protobuf:"bytes,14,opt,name=status,proto3" json:"status,omitempty"`
+	// attempt_count counts the attempts recorded, redeliveries included.
+	AttemptCount    int32                  `protobuf:"varint,15,opt,name=attempt_count,json=attemptCount,proto3" json:"attempt_count,omitempty"`
+	LastAttemptTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=last_attempt_time,json=lastAttemptTime,proto3" json:"last_attempt_time,omitempty"`
+	// next_attempt_time is set while status is "retrying".
+	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
+	// last_status_code is the HTTP status of the latest attempt, 0 when there was no response.
+	LastStatusCode int32  `protobuf:"varint,18,opt,name=last_status_code,json=lastStatusCode,proto3" json:"last_status_code,omitempty"`
+	LastError      string `protobuf:"bytes,19,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// create_time is when the delivery was made (matched).
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// attempts lists the attempts, oldest first (at most the latest 100); only GetDelivery
+	// fills it.
+	Attempts      []*DeliveryAttempt `protobuf:"bytes,21,rep,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delivery) Reset() {
+	*x = Delivery{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delivery) ProtoMessage() {}
+
+func (x *Delivery) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
+func (*Delivery) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *Delivery) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Delivery) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *Delivery) GetSubscriberAppId() string {
+	if x != nil {
+		return x.SubscriberAppId
+	}
+	return ""
+}
+
+func (x *Delivery) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *Delivery) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *Delivery) GetEventName() string {
+	if x != nil {
+		return x.EventName
+	}
+	return ""
+}
+
+func (x *Delivery) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *Delivery) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *Delivery) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *Delivery) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *Delivery) GetEventTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EventTime
+	}
+	return nil
+}
+
+func (x *Delivery) GetResourceUrl() string {
+	if x != nil {
+		return x.ResourceUrl
+	}
+	return ""
+}
+
+func (x *Delivery) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *Delivery) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Delivery) GetAttemptCount() int32 {
+	if x != nil {
+		return x.AttemptCount
+	}
+	return 0
+}
+
+func (x *Delivery) GetLastAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastAttemptTime
+	}
+	return nil
+}
+
+func (x *Delivery) GetNextAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptTime
+	}
+	return nil
+}
+
+func (x *Delivery) GetLastStatusCode() int32 {
+	if x != nil {
+		return x.LastStatusCode
+	}
+	return 0
+}
+
+func (x *Delivery) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *Delivery) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Delivery) GetAttempts() []*DeliveryAttempt {
+	if x != nil {
+		return x.Attempts
+	}
+	return nil
+}
+
+// DeliveryAttempt is one try of a delivery.
+type DeliveryAttempt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// attempt is 0 for the first try and counts retries; a redelivery starts again at 0.
+	Attempt int32                  `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Time    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// status_code is the HTTP status, 0 when there was no response.
+	StatusCode int32 `protobuf:"varint,3,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// error_type classifies a failure (http_status, timeout, connection_refused, dns, tls,
+	// blocked, …); empty on success.
+	ErrorType string `protobuf:"bytes,4,opt,name=error_type,json=errorType,proto3" json:"error_type,omitempty"`
+	Error     string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	LatencyMs int64  `protobuf:"varint,6,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	// response_snippet is the first bytes of the response body (at most 1 KiB).
+	ResponseSnippet string `protobuf:"bytes,7,opt,name=response_snippet,json=responseSnippet,proto3" json:"response_snippet,omitempty"`
+	// outcome is "delivered", "retrying", "failed", "gone" or "skipped".
+	Outcome         string                 `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DeliveryAttempt) Reset() {
+	*x = DeliveryAttempt{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryAttempt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryAttempt) ProtoMessage() {}
+
+func (x *DeliveryAttempt) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryAttempt.ProtoReflect.Descriptor instead.
+func (*DeliveryAttempt) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *DeliveryAttempt) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *DeliveryAttempt) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *DeliveryAttempt) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *DeliveryAttempt) GetErrorType() string {
+	if x != nil {
+		return x.ErrorType
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetLatencyMs() int64 {
+	if x != nil {
+		return x.LatencyMs
+	}
+	return 0
+}
+
+func (x *DeliveryAttempt) GetResponseSnippet() string {
+	if x != nil {
+		return x.ResponseSnippet
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetNextAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptTime
+	}
+	return nil
+}
+
+// ListDeliveriesRequest lists a subscription's deliveries, newest first.
+type ListDeliveriesRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	SubscriptionId string                 `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	Limit          int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Page           string                 `protobuf:"bytes,3,opt,name=page,proto3" json:"page,omitempty"`
+	// status, when set, keeps only deliveries in that status (see Delivery.status).
+	Status        string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeliveriesRequest) Reset() {
+	*x = ListDeliveriesRequest{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListDeliveriesRequest) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *ListDeliveriesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListDeliveriesRequest) GetPage() string {
+	if x != nil {
+		return x.Page
+	}
+	return ""
+}
+
+func (x *ListDeliveriesRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+type ListDeliveriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// deliveries come newest first, without body and attempts.
+	Deliveries    []*Delivery `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	Meta          *PageMeta   `protobuf:"bytes,2,opt,name=meta,proto3" json:"meta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeliveriesResponse) Reset() {
+	*x = ListDeliveriesResponse{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListDeliveriesResponse) GetDeliveries() []*Delivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *ListDeliveriesResponse) GetMeta() *PageMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+type GetDeliveryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeliveryRequest) Reset() {
+	*x = GetDeliveryRequest{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeliveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeliveryRequest) ProtoMessage() {}
+
+func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeliveryRequest.ProtoReflect.Descriptor instead.
+func (*GetDeliveryRequest) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetDeliveryRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RedeliverRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeliverRequest) Reset() {
+	*x = RedeliverRequest{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeliverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeliverRequest) ProtoMessage() {}
+
+func (x *RedeliverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeliverRequest.ProtoReflect.Descriptor instead.
+func (*RedeliverRequest) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *RedeliverRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RedeliverResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the delivery id, unchanged.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeliverResponse) Reset() {
+	*x = RedeliverResponse{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeliverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeliverResponse) ProtoMessage() {}
+
+func (x *RedeliverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeliverResponse.ProtoReflect.Descriptor instead.
+func (*RedeliverResponse) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *RedeliverResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 type WatchConfigRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2489,7 +3080,7 @@ type WatchConfigRequest struct {
 
 func (x *WatchConfigRequest) Reset() {
 	*x = WatchConfigRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2501,7 +3092,7 @@ func (x *WatchConfigRequest) String() string {
 func (*WatchConfigRequest) ProtoMessage() {}
 
 func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2514,7 +3105,7 @@ func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigRequest.ProtoReflect.Descriptor instead.
 func (*WatchConfigRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{39}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{46}
 }
 
 // SubscriptionConfig is a subscription as the dispatcher needs it: secrets stay encrypted with
@@ -2531,7 +3122,7 @@ type SubscriptionConfig struct {
 
 func (x *SubscriptionConfig) Reset() {
 	*x = SubscriptionConfig{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2543,7 +3134,7 @@ func (x *SubscriptionConfig) String() string {
 func (*SubscriptionConfig) ProtoMessage() {}
 
 func (x *SubscriptionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2556,7 +3147,7 @@ func (x *SubscriptionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionConfig.ProtoReflect.Descriptor instead.
 func (*SubscriptionConfig) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{40}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SubscriptionConfig) GetSubscription() *Subscription {
@@ -2598,7 +3189,7 @@ type ConfigDeletion struct {
 
 func (x *ConfigDeletion) Reset() {
 	*x = ConfigDeletion{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2610,7 +3201,7 @@ func (x *ConfigDeletion) String() string {
 func (*ConfigDeletion) ProtoMessage() {}
 
 func (x *ConfigDeletion) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2623,7 +3214,7 @@ func (x *ConfigDeletion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigDeletion.ProtoReflect.Descriptor instead.
 func (*ConfigDeletion) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{41}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ConfigDeletion) GetKind() ConfigKind {
@@ -2658,7 +3249,7 @@ type WatchConfigResponse struct {
 
 func (x *WatchConfigResponse) Reset() {
 	*x = WatchConfigResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2670,7 +3261,7 @@ func (x *WatchConfigResponse) String() string {
 func (*WatchConfigResponse) ProtoMessage() {}
 
 func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2683,7 +3274,7 @@ func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigResponse.ProtoReflect.Descriptor instead.
 func (*WatchConfigResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{42}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *WatchConfigResponse) GetVersion() int64 {
@@ -2928,7 +3519,64 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x0foverlap_seconds\x18\x02 \x01(\x05R\x0eoverlapSeconds\"\x95\x01\n" +
 	" RotateSubscriptionSecretResponse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12Y\n" +
-	"\x1bprevious_secret_expire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\"\x14\n" +
+	"\x1bprevious_secret_expire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\"\xb1\x06\n" +
+	"\bDelivery\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
+	"\x0fsubscription_id\x18\x02 \x01(\tR\x0esubscriptionId\x12*\n" +
+	"\x11subscriber_app_id\x18\x03 \x01(\tR\x0fsubscriberAppId\x12\x15\n" +
+	"\x06app_id\x18\x04 \x01(\tR\x05appId\x12\x19\n" +
+	"\bevent_id\x18\x05 \x01(\tR\aeventId\x12\x1d\n" +
+	"\n" +
+	"event_name\x18\x06 \x01(\tR\teventName\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\a \x01(\tR\teventType\x12\x14\n" +
+	"\x05topic\x18\b \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\t \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06offset\x18\n" +
+	" \x01(\x03R\x06offset\x129\n" +
+	"\n" +
+	"event_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\x12!\n" +
+	"\fresource_url\x18\f \x01(\tR\vresourceUrl\x12\x12\n" +
+	"\x04body\x18\r \x01(\tR\x04body\x12\x16\n" +
+	"\x06status\x18\x0e \x01(\tR\x06status\x12#\n" +
+	"\rattempt_count\x18\x0f \x01(\x05R\fattemptCount\x12F\n" +
+	"\x11last_attempt_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastAttemptTime\x12F\n" +
+	"\x11next_attempt_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x12(\n" +
+	"\x10last_status_code\x18\x12 \x01(\x05R\x0elastStatusCode\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x13 \x01(\tR\tlastError\x12;\n" +
+	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12?\n" +
+	"\battempts\x18\x15 \x03(\v2#.herald.registry.v1.DeliveryAttemptR\battempts\"\xdd\x02\n" +
+	"\x0fDeliveryAttempt\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\x05R\aattempt\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
+	"\vstatus_code\x18\x03 \x01(\x05R\n" +
+	"statusCode\x12\x1d\n" +
+	"\n" +
+	"error_type\x18\x04 \x01(\tR\terrorType\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1d\n" +
+	"\n" +
+	"latency_ms\x18\x06 \x01(\x03R\tlatencyMs\x12)\n" +
+	"\x10response_snippet\x18\a \x01(\tR\x0fresponseSnippet\x12\x18\n" +
+	"\aoutcome\x18\b \x01(\tR\aoutcome\x12F\n" +
+	"\x11next_attempt_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\"\x82\x01\n" +
+	"\x15ListDeliveriesRequest\x12'\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x12\n" +
+	"\x04page\x18\x03 \x01(\tR\x04page\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\"\x88\x01\n" +
+	"\x16ListDeliveriesResponse\x12<\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x1c.herald.registry.v1.DeliveryR\n" +
+	"deliveries\x120\n" +
+	"\x04meta\x18\x02 \x01(\v2\x1c.herald.registry.v1.PageMetaR\x04meta\"$\n" +
+	"\x12GetDeliveryRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\"\n" +
+	"\x10RedeliverRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"#\n" +
+	"\x11RedeliverResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x14\n" +
 	"\x12WatchConfigRequest\"\xa0\x02\n" +
 	"\x12SubscriptionConfig\x12D\n" +
 	"\fsubscription\x18\x01 \x01(\v2 .herald.registry.v1.SubscriptionR\fsubscription\x12+\n" +
@@ -2953,7 +3601,7 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x0fCONFIG_KIND_APP\x10\x01\x12\x1a\n" +
 	"\x16CONFIG_KIND_APP_CONFIG\x10\x02\x12\x15\n" +
 	"\x11CONFIG_KIND_EVENT\x10\x03\x12\x1c\n" +
-	"\x18CONFIG_KIND_SUBSCRIPTION\x10\x042\xfb\x0e\n" +
+	"\x18CONFIG_KIND_SUBSCRIPTION\x10\x042\x93\x11\n" +
 	"\x0fRegistryService\x12X\n" +
 	"\tCreateApp\x12$.herald.registry.v1.CreateAppRequest\x1a%.herald.registry.v1.CreateAppResponse\x12J\n" +
 	"\tUpdateApp\x12$.herald.registry.v1.UpdateAppRequest\x1a\x17.herald.registry.v1.App\x12U\n" +
@@ -2971,7 +3619,10 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x0fGetSubscription\x12*.herald.registry.v1.GetSubscriptionRequest\x1a .herald.registry.v1.Subscription\x12e\n" +
 	"\x12UpdateSubscription\x12-.herald.registry.v1.UpdateSubscriptionRequest\x1a .herald.registry.v1.Subscription\x12s\n" +
 	"\x12DeleteSubscription\x12-.herald.registry.v1.DeleteSubscriptionRequest\x1a..herald.registry.v1.DeleteSubscriptionResponse\x12\x85\x01\n" +
-	"\x18RotateSubscriptionSecret\x123.herald.registry.v1.RotateSubscriptionSecretRequest\x1a4.herald.registry.v1.RotateSubscriptionSecretResponse\x12`\n" +
+	"\x18RotateSubscriptionSecret\x123.herald.registry.v1.RotateSubscriptionSecretRequest\x1a4.herald.registry.v1.RotateSubscriptionSecretResponse\x12g\n" +
+	"\x0eListDeliveries\x12).herald.registry.v1.ListDeliveriesRequest\x1a*.herald.registry.v1.ListDeliveriesResponse\x12S\n" +
+	"\vGetDelivery\x12&.herald.registry.v1.GetDeliveryRequest\x1a\x1c.herald.registry.v1.Delivery\x12X\n" +
+	"\tRedeliver\x12$.herald.registry.v1.RedeliverRequest\x1a%.herald.registry.v1.RedeliverResponse\x12`\n" +
 	"\vWatchConfig\x12&.herald.registry.v1.WatchConfigRequest\x1a'.herald.registry.v1.WatchConfigResponse0\x01B@Z>github.com/heraldhq/herald/proto/herald/registry/v1;registryv1b\x06proto3"
 
 var (
@@ -2987,7 +3638,7 @@ func file_herald_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_herald_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_herald_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_herald_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_herald_registry_v1_registry_proto_goTypes = []any{
 	(ConfigKind)(0),                          // 0: herald.registry.v1.ConfigKind
 	(*App)(nil),                              // 1: herald.registry.v1.App
@@ -3029,96 +3680,118 @@ var file_herald_registry_v1_registry_proto_goTypes = []any{
 	(*DeleteSubscriptionResponse)(nil),       // 37: herald.registry.v1.DeleteSubscriptionResponse
 	(*RotateSubscriptionSecretRequest)(nil),  // 38: herald.registry.v1.RotateSubscriptionSecretRequest
 	(*RotateSubscriptionSecretResponse)(nil), // 39: herald.registry.v1.RotateSubscriptionSecretResponse
-	(*WatchConfigRequest)(nil),               // 40: herald.registry.v1.WatchConfigRequest
-	(*SubscriptionConfig)(nil),               // 41: herald.registry.v1.SubscriptionConfig
-	(*ConfigDeletion)(nil),                   // 42: herald.registry.v1.ConfigDeletion
-	(*WatchConfigResponse)(nil),              // 43: herald.registry.v1.WatchConfigResponse
-	(*timestamppb.Timestamp)(nil),            // 44: google.protobuf.Timestamp
-	(*structpb.Value)(nil),                   // 45: google.protobuf.Value
+	(*Delivery)(nil),                         // 40: herald.registry.v1.Delivery
+	(*DeliveryAttempt)(nil),                  // 41: herald.registry.v1.DeliveryAttempt
+	(*ListDeliveriesRequest)(nil),            // 42: herald.registry.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),           // 43: herald.registry.v1.ListDeliveriesResponse
+	(*GetDeliveryRequest)(nil),               // 44: herald.registry.v1.GetDeliveryRequest
+	(*RedeliverRequest)(nil),                 // 45: herald.registry.v1.RedeliverRequest
+	(*RedeliverResponse)(nil),                // 46: herald.registry.v1.RedeliverResponse
+	(*WatchConfigRequest)(nil),               // 47: herald.registry.v1.WatchConfigRequest
+	(*SubscriptionConfig)(nil),               // 48: herald.registry.v1.SubscriptionConfig
+	(*ConfigDeletion)(nil),                   // 49: herald.registry.v1.ConfigDeletion
+	(*WatchConfigResponse)(nil),              // 50: herald.registry.v1.WatchConfigResponse
+	(*timestamppb.Timestamp)(nil),            // 51: google.protobuf.Timestamp
+	(*structpb.Value)(nil),                   // 52: google.protobuf.Value
 }
 var file_herald_registry_v1_registry_proto_depIdxs = []int32{
-	44, // 0: herald.registry.v1.App.create_time:type_name -> google.protobuf.Timestamp
-	44, // 1: herald.registry.v1.App.update_time:type_name -> google.protobuf.Timestamp
+	51, // 0: herald.registry.v1.App.create_time:type_name -> google.protobuf.Timestamp
+	51, // 1: herald.registry.v1.App.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 2: herald.registry.v1.UpdateAppRequest.permissions:type_name -> herald.registry.v1.PermissionSet
 	1,  // 3: herald.registry.v1.ListAppsResponse.apps:type_name -> herald.registry.v1.App
 	8,  // 4: herald.registry.v1.ListAppsResponse.meta:type_name -> herald.registry.v1.PageMeta
-	44, // 5: herald.registry.v1.AppConfig.create_time:type_name -> google.protobuf.Timestamp
-	44, // 6: herald.registry.v1.AppConfig.update_time:type_name -> google.protobuf.Timestamp
-	45, // 7: herald.registry.v1.Event.filter_logic:type_name -> google.protobuf.Value
-	44, // 8: herald.registry.v1.Event.create_time:type_name -> google.protobuf.Timestamp
-	44, // 9: herald.registry.v1.Event.update_time:type_name -> google.protobuf.Timestamp
+	51, // 5: herald.registry.v1.AppConfig.create_time:type_name -> google.protobuf.Timestamp
+	51, // 6: herald.registry.v1.AppConfig.update_time:type_name -> google.protobuf.Timestamp
+	52, // 7: herald.registry.v1.Event.filter_logic:type_name -> google.protobuf.Value
+	51, // 8: herald.registry.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	51, // 9: herald.registry.v1.Event.update_time:type_name -> google.protobuf.Timestamp
 	13, // 10: herald.registry.v1.RegisterEventsRequest.events:type_name -> herald.registry.v1.Event
 	13, // 11: herald.registry.v1.RegisterEventsResponse.events:type_name -> herald.registry.v1.Event
 	13, // 12: herald.registry.v1.GetPublisherEventsResponse.events:type_name -> herald.registry.v1.Event
 	8,  // 13: herald.registry.v1.GetPublisherEventsResponse.meta:type_name -> herald.registry.v1.PageMeta
 	19, // 14: herald.registry.v1.UpdatePublisherEventsRequest.events:type_name -> herald.registry.v1.EventPatch
-	45, // 15: herald.registry.v1.EventPatch.filter_logic:type_name -> google.protobuf.Value
+	52, // 15: herald.registry.v1.EventPatch.filter_logic:type_name -> google.protobuf.Value
 	13, // 16: herald.registry.v1.UpdatePublisherEventsResponse.events:type_name -> herald.registry.v1.Event
 	13, // 17: herald.registry.v1.Publisher.events:type_name -> herald.registry.v1.Event
 	25, // 18: herald.registry.v1.ListPublishersResponse.publishers:type_name -> herald.registry.v1.Publisher
-	45, // 19: herald.registry.v1.Subscription.filter_logic:type_name -> google.protobuf.Value
+	52, // 19: herald.registry.v1.Subscription.filter_logic:type_name -> google.protobuf.Value
 	27, // 20: herald.registry.v1.Subscription.options:type_name -> herald.registry.v1.SubscriptionOptions
-	44, // 21: herald.registry.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	44, // 22: herald.registry.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	44, // 23: herald.registry.v1.Subscription.secret_rotate_time:type_name -> google.protobuf.Timestamp
-	45, // 24: herald.registry.v1.CreateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
+	51, // 21: herald.registry.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	51, // 22: herald.registry.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	51, // 23: herald.registry.v1.Subscription.secret_rotate_time:type_name -> google.protobuf.Timestamp
+	52, // 24: herald.registry.v1.CreateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
 	27, // 25: herald.registry.v1.CreateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
 	28, // 26: herald.registry.v1.CreateSubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
 	28, // 27: herald.registry.v1.ListSubscriptionsResponse.subscriptions:type_name -> herald.registry.v1.Subscription
 	8,  // 28: herald.registry.v1.ListSubscriptionsResponse.meta:type_name -> herald.registry.v1.PageMeta
 	35, // 29: herald.registry.v1.UpdateSubscriptionRequest.events:type_name -> herald.registry.v1.EventNames
-	45, // 30: herald.registry.v1.UpdateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
+	52, // 30: herald.registry.v1.UpdateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
 	27, // 31: herald.registry.v1.UpdateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
-	44, // 32: herald.registry.v1.RotateSubscriptionSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	28, // 33: herald.registry.v1.SubscriptionConfig.subscription:type_name -> herald.registry.v1.Subscription
-	44, // 34: herald.registry.v1.SubscriptionConfig.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 35: herald.registry.v1.ConfigDeletion.kind:type_name -> herald.registry.v1.ConfigKind
-	1,  // 36: herald.registry.v1.WatchConfigResponse.apps:type_name -> herald.registry.v1.App
-	9,  // 37: herald.registry.v1.WatchConfigResponse.app_configs:type_name -> herald.registry.v1.AppConfig
-	13, // 38: herald.registry.v1.WatchConfigResponse.events:type_name -> herald.registry.v1.Event
-	41, // 39: herald.registry.v1.WatchConfigResponse.subscriptions:type_name -> herald.registry.v1.SubscriptionConfig
-	42, // 40: herald.registry.v1.WatchConfigResponse.deletions:type_name -> herald.registry.v1.ConfigDeletion
-	2,  // 41: herald.registry.v1.RegistryService.CreateApp:input_type -> herald.registry.v1.CreateAppRequest
-	4,  // 42: herald.registry.v1.RegistryService.UpdateApp:input_type -> herald.registry.v1.UpdateAppRequest
-	6,  // 43: herald.registry.v1.RegistryService.ListApps:input_type -> herald.registry.v1.ListAppsRequest
-	10, // 44: herald.registry.v1.RegistryService.CreateAppConfig:input_type -> herald.registry.v1.CreateAppConfigRequest
-	12, // 45: herald.registry.v1.RegistryService.GetAppConfig:input_type -> herald.registry.v1.GetAppConfigRequest
-	14, // 46: herald.registry.v1.RegistryService.RegisterEvents:input_type -> herald.registry.v1.RegisterEventsRequest
-	16, // 47: herald.registry.v1.RegistryService.GetPublisherEvents:input_type -> herald.registry.v1.GetPublisherEventsRequest
-	18, // 48: herald.registry.v1.RegistryService.UpdatePublisherEvents:input_type -> herald.registry.v1.UpdatePublisherEventsRequest
-	21, // 49: herald.registry.v1.RegistryService.BulkDeleteEvents:input_type -> herald.registry.v1.BulkDeleteEventsRequest
-	23, // 50: herald.registry.v1.RegistryService.RemoveEvents:input_type -> herald.registry.v1.RemoveEventsRequest
-	24, // 51: herald.registry.v1.RegistryService.ListPublishers:input_type -> herald.registry.v1.ListPublishersRequest
-	29, // 52: herald.registry.v1.RegistryService.CreateSubscription:input_type -> herald.registry.v1.CreateSubscriptionRequest
-	31, // 53: herald.registry.v1.RegistryService.ListSubscriptions:input_type -> herald.registry.v1.ListSubscriptionsRequest
-	33, // 54: herald.registry.v1.RegistryService.GetSubscription:input_type -> herald.registry.v1.GetSubscriptionRequest
-	34, // 55: herald.registry.v1.RegistryService.UpdateSubscription:input_type -> herald.registry.v1.UpdateSubscriptionRequest
-	36, // 56: herald.registry.v1.RegistryService.DeleteSubscription:input_type -> herald.registry.v1.DeleteSubscriptionRequest
-	38, // 57: herald.registry.v1.RegistryService.RotateSubscriptionSecret:input_type -> herald.registry.v1.RotateSubscriptionSecretRequest
-	40, // 58: herald.registry.v1.RegistryService.WatchConfig:input_type -> herald.registry.v1.WatchConfigRequest
-	3,  // 59: herald.registry.v1.RegistryService.CreateApp:output_type -> herald.registry.v1.CreateAppResponse
-	1,  // 60: herald.registry.v1.RegistryService.UpdateApp:output_type -> herald.registry.v1.App
-	7,  // 61: herald.registry.v1.RegistryService.ListApps:output_type -> herald.registry.v1.ListAppsResponse
-	11, // 62: herald.registry.v1.RegistryService.CreateAppConfig:output_type -> herald.registry.v1.CreateAppConfigResponse
-	9,  // 63: herald.registry.v1.RegistryService.GetAppConfig:output_type -> herald.registry.v1.AppConfig
-	15, // 64: herald.registry.v1.RegistryService.RegisterEvents:output_type -> herald.registry.v1.RegisterEventsResponse
-	17, // 65: herald.registry.v1.RegistryService.GetPublisherEvents:output_type -> herald.registry.v1.GetPublisherEventsResponse
-	20, // 66: herald.registry.v1.RegistryService.UpdatePublisherEvents:output_type -> herald.registry.v1.UpdatePublisherEventsResponse
-	22, // 67: herald.registry.v1.RegistryService.BulkDeleteEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
-	22, // 68: herald.registry.v1.RegistryService.RemoveEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
-	26, // 69: herald.registry.v1.RegistryService.ListPublishers:output_type -> herald.registry.v1.ListPublishersResponse
-	30, // 70: herald.registry.v1.RegistryService.CreateSubscription:output_type -> herald.registry.v1.CreateSubscriptionResponse
-	32, // 71: herald.registry.v1.RegistryService.ListSubscriptions:output_type -> herald.registry.v1.ListSubscriptionsResponse
-	28, // 72: herald.registry.v1.RegistryService.GetSubscription:output_type -> herald.registry.v1.Subscription
-	28, // 73: herald.registry.v1.RegistryService.UpdateSubscription:output_type -> herald.registry.v1.Subscription
-	37, // 74: herald.registry.v1.RegistryService.DeleteSubscription:output_type -> herald.registry.v1.DeleteSubscriptionResponse
-	39, // 75: herald.registry.v1.RegistryService.RotateSubscriptionSecret:output_type -> herald.registry.v1.RotateSubscriptionSecretResponse
-	43, // 76: herald.registry.v1.RegistryService.WatchConfig:output_type -> herald.registry.v1.WatchConfigResponse
-	59, // [59:77] is the sub-list for method output_type
-	41, // [41:59] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	51, // 32: herald.registry.v1.RotateSubscriptionSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	51, // 33: herald.registry.v1.Delivery.event_time:type_name -> google.protobuf.Timestamp
+	51, // 34: herald.registry.v1.Delivery.last_attempt_time:type_name -> google.protobuf.Timestamp
+	51, // 35: herald.registry.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	51, // 36: herald.registry.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	41, // 37: herald.registry.v1.Delivery.attempts:type_name -> herald.registry.v1.DeliveryAttempt
+	51, // 38: herald.registry.v1.DeliveryAttempt.time:type_name -> google.protobuf.Timestamp
+	51, // 39: herald.registry.v1.DeliveryAttempt.next_attempt_time:type_name -> google.protobuf.Timestamp
+	40, // 40: herald.registry.v1.ListDeliveriesResponse.deliveries:type_name -> herald.registry.v1.Delivery
+	8,  // 41: herald.registry.v1.ListDeliveriesResponse.meta:type_name -> herald.registry.v1.PageMeta
+	28, // 42: herald.registry.v1.SubscriptionConfig.subscription:type_name -> herald.registry.v1.Subscription
+	51, // 43: herald.registry.v1.SubscriptionConfig.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 44: herald.registry.v1.ConfigDeletion.kind:type_name -> herald.registry.v1.ConfigKind
+	1,  // 45: herald.registry.v1.WatchConfigResponse.apps:type_name -> herald.registry.v1.App
+	9,  // 46: herald.registry.v1.WatchConfigResponse.app_configs:type_name -> herald.registry.v1.AppConfig
+	13, // 47: herald.registry.v1.WatchConfigResponse.events:type_name -> herald.registry.v1.Event
+	48, // 48: herald.registry.v1.WatchConfigResponse.subscriptions:type_name -> herald.registry.v1.SubscriptionConfig
+	49, // 49: herald.registry.v1.WatchConfigResponse.deletions:type_name -> herald.registry.v1.ConfigDeletion
+	2,  // 50: herald.registry.v1.RegistryService.CreateApp:input_type -> herald.registry.v1.CreateAppRequest
+	4,  // 51: herald.registry.v1.RegistryService.UpdateApp:input_type -> herald.registry.v1.UpdateAppRequest
+	6,  // 52: herald.registry.v1.RegistryService.ListApps:input_type -> herald.registry.v1.ListAppsRequest
+	10, // 53: herald.registry.v1.RegistryService.CreateAppConfig:input_type -> herald.registry.v1.CreateAppConfigRequest
+	12, // 54: herald.registry.v1.RegistryService.GetAppConfig:input_type -> herald.registry.v1.GetAppConfigRequest
+	14, // 55: herald.registry.v1.RegistryService.RegisterEvents:input_type -> herald.registry.v1.RegisterEventsRequest
+	16, // 56: herald.registry.v1.RegistryService.GetPublisherEvents:input_type -> herald.registry.v1.GetPublisherEventsRequest
+	18, // 57: herald.registry.v1.RegistryService.UpdatePublisherEvents:input_type -> herald.registry.v1.UpdatePublisherEventsRequest
+	21, // 58: herald.registry.v1.RegistryService.BulkDeleteEvents:input_type -> herald.registry.v1.BulkDeleteEventsRequest
+	23, // 59: herald.registry.v1.RegistryService.RemoveEvents:input_type -> herald.registry.v1.RemoveEventsRequest
+	24, // 60: herald.registry.v1.RegistryService.ListPublishers:input_type -> herald.registry.v1.ListPublishersRequest
+	29, // 61: herald.registry.v1.RegistryService.CreateSubscription:input_type -> herald.registry.v1.CreateSubscriptionRequest
+	31, // 62: herald.registry.v1.RegistryService.ListSubscriptions:input_type -> herald.registry.v1.ListSubscriptionsRequest
+	33, // 63: herald.registry.v1.RegistryService.GetSubscription:input_type -> herald.registry.v1.GetSubscriptionRequest
+	34, // 64: herald.registry.v1.RegistryService.UpdateSubscription:input_type -> herald.registry.v1.UpdateSubscriptionRequest
+	36, // 65: herald.registry.v1.RegistryService.DeleteSubscription:input_type -> herald.registry.v1.DeleteSubscriptionRequest
+	38, // 66: herald.registry.v1.RegistryService.RotateSubscriptionSecret:input_type -> herald.registry.v1.RotateSubscriptionSecretRequest
+	42, // 67: herald.registry.v1.RegistryService.ListDeliveries:input_type -> herald.registry.v1.ListDeliveriesRequest
+	44, // 68: herald.registry.v1.RegistryService.GetDelivery:input_type -> herald.registry.v1.GetDeliveryRequest
+	45, // 69: herald.registry.v1.RegistryService.Redeliver:input_type -> herald.registry.v1.RedeliverRequest
+	47, // 70: herald.registry.v1.RegistryService.WatchConfig:input_type -> herald.registry.v1.WatchConfigRequest
+	3,  // 71: herald.registry.v1.RegistryService.CreateApp:output_type -> herald.registry.v1.CreateAppResponse
+	1,  // 72: herald.registry.v1.RegistryService.UpdateApp:output_type -> herald.registry.v1.App
+	7,  // 73: herald.registry.v1.RegistryService.ListApps:output_type -> herald.registry.v1.ListAppsResponse
+	11, // 74: herald.registry.v1.RegistryService.CreateAppConfig:output_type -> herald.registry.v1.CreateAppConfigResponse
+	9,  // 75: herald.registry.v1.RegistryService.GetAppConfig:output_type -> herald.registry.v1.AppConfig
+	15, // 76: herald.registry.v1.RegistryService.RegisterEvents:output_type -> herald.registry.v1.RegisterEventsResponse
+	17, // 77: herald.registry.v1.RegistryService.GetPublisherEvents:output_type -> herald.registry.v1.GetPublisherEventsResponse
+	20, // 78: herald.registry.v1.RegistryService.UpdatePublisherEvents:output_type -> herald.registry.v1.UpdatePublisherEventsResponse
+	22, // 79: herald.registry.v1.RegistryService.BulkDeleteEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
+	22, // 80: herald.registry.v1.RegistryService.RemoveEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
+	26, // 81: herald.registry.v1.RegistryService.ListPublishers:output_type -> herald.registry.v1.ListPublishersResponse
+	30, // 82: herald.registry.v1.RegistryService.CreateSubscription:output_type -> herald.registry.v1.CreateSubscriptionResponse
+	32, // 83: herald.registry.v1.RegistryService.ListSubscriptions:output_type -> herald.registry.v1.ListSubscriptionsResponse
+	28, // 84: herald.registry.v1.RegistryService.GetSubscription:output_type -> herald.registry.v1.Subscription
+	28, // 85: herald.registry.v1.RegistryService.UpdateSubscription:output_type -> herald.registry.v1.Subscription
+	37, // 86: herald.registry.v1.RegistryService.DeleteSubscription:output_type -> herald.registry.v1.DeleteSubscriptionResponse
+	39, // 87: herald.registry.v1.RegistryService.RotateSubscriptionSecret:output_type -> herald.registry.v1.RotateSubscriptionSecretResponse
+	43, // 88: herald.registry.v1.RegistryService.ListDeliveries:output_type -> herald.registry.v1.ListDeliveriesResponse
+	40, // 89: herald.registry.v1.RegistryService.GetDelivery:output_type -> herald.registry.v1.Delivery
+	46, // 90: herald.registry.v1.RegistryService.Redeliver:output_type -> herald.registry.v1.RedeliverResponse
+	50, // 91: herald.registry.v1.RegistryService.WatchConfig:output_type -> herald.registry.v1.WatchConfigResponse
+	71, // [71:92] is the sub-list for method output_type
+	50, // [50:71] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_herald_registry_v1_registry_proto_init() }
@@ -3135,7 +3808,7 @@ func file_herald_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_herald_registry_v1_registry_proto_rawDesc), len(file_herald_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   43,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,6 +43,9 @@ const (
 	RegistryService_UpdateSubscription_FullMethodName       = "/herald.registry.v1.RegistryService/UpdateSubscription"
 	RegistryService_DeleteSubscription_FullMethodName       = "/herald.registry.v1.RegistryService/DeleteSubscription"
 	RegistryService_RotateSubscriptionSecret_FullMethodName = "/herald.registry.v1.RegistryService/RotateSubscriptionSecret"
+	RegistryService_ListDeliveries_FullMethodName           = "/herald.registry.v1.RegistryService/ListDeliveries"
+	RegistryService_GetDelivery_FullMethodName              = "/herald.registry.v1.RegistryService/GetDelivery"
+	RegistryService_Redeliver_FullMethodName                = "/herald.registry.v1.RegistryService/Redeliver"
 	RegistryService_WatchConfig_FullMethodName              = "/herald.registry.v1.RegistryService/WatchConfig"
 )
 
@@ -75,6 +78,14 @@ type RegistryServiceClient interface {
 	UpdateSubscription(ctx context.Context, in *UpdateSubscriptionRequest, opts ...grpc.CallOption) (*Subscription, error)
 	DeleteSubscription(ctx context.Context, in *DeleteSubscriptionRequest, opts ...grpc.CallOption) (*DeleteSubscriptionResponse, error)
 	RotateSubscriptionSecret(ctx context.Context, in *RotateSubscriptionSecretRequest, opts ...grpc.CallOption) (*RotateSubscriptionSecretResponse, error)
+	// Delivery log (subscriber): every delivery of a subscription and each attempt the
+	// dispatcher made, as recorded from herald.attempts.
+	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
+	GetDelivery(ctx context.Context, in *GetDeliveryRequest, opts ...grpc.CallOption) (*Delivery, error)
+	// Redeliver sends a delivery again: the stored job goes back to herald.deliveries as attempt
+	// 0 with the same delivery id (receivers see the same `webhook-id` and may drop it as a
+	// duplicate). Refused while the subscription is disabled.
+	Redeliver(ctx context.Context, in *RedeliverRequest, opts ...grpc.CallOption) (*RedeliverResponse, error)
 	// WatchConfig streams a versioned snapshot of the whole configuration, then every change, to
 	// the matcher and dispatcher (admin token). Apply each message atomically.
 	WatchConfig(ctx context.Context, in *WatchConfigRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchConfigResponse], error)
@@ -258,6 +269,36 @@ func (c *registryServiceClient) RotateSubscriptionSecret(ctx context.Context, in
 	return out, nil
 }
 
+func (c *registryServiceClient) ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeliveriesResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetDelivery(ctx context.Context, in *GetDeliveryRequest, opts ...grpc.CallOption) (*Delivery, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Delivery)
+	err := c.cc.Invoke(ctx, RegistryService_GetDelivery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) Redeliver(ctx context.Context, in *RedeliverRequest, opts ...grpc.CallOption) (*RedeliverResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RedeliverResponse)
+	err := c.cc.Invoke(ctx, RegistryService_Redeliver_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryServiceClient) WatchConfig(ctx context.Context, in *WatchConfigRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchConfigResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &RegistryService_ServiceDesc.Streams[0], RegistryService_WatchConfig_FullMethodName, cOpts...)
@@ -306,6 +347,14 @@ type RegistryServiceServer interface {
 	UpdateSubscription(context.Context, *UpdateSubscriptionRequest) (*Subscription, error)
 	DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*DeleteSubscriptionResponse, error)
 	RotateSubscriptionSecret(context.Context, *RotateSubscriptionSecretRequest) (*RotateSubscriptionSecretResponse, error)
+	// Delivery log (subscriber): every delivery of a subscription and each attempt the
+	// dispatcher made, as recorded from herald.attempts.
+	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
+	GetDelivery(context.Context, *GetDeliveryRequest) (*Delivery, error)
+	// Redeliver sends a delivery again: the stored job goes back to herald.deliveries as attempt
+	// 0 with the same delivery id (receivers see the same `webhook-id` and may drop it as a
+	// duplicate). Refused while the subscription is disabled.
+	Redeliver(context.Context, *RedeliverRequest) (*RedeliverResponse, error)
 	// WatchConfig streams a versioned snapshot of the whole configuration, then every change, to
 	// the matcher and dispatcher (admin token). Apply each message atomically.
 	WatchConfig(*WatchConfigRequest, grpc.ServerStreamingServer[WatchConfigResponse]) error
@@ -369,6 +418,15 @@ func (UnimplementedRegistryServiceServer) DeleteSubscription(context.Context, *D
 }
 func (UnimplementedRegistryServiceServer) RotateSubscriptionSecret(context.Context, *RotateSubscriptionSecretRequest) (*RotateSubscriptionSecretResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateSubscriptionSecret not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeliveries not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetDelivery(context.Context, *GetDeliveryRequest) (*Delivery, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDelivery not implemented")
+}
+func (UnimplementedRegistryServiceServer) Redeliver(context.Context, *RedeliverRequest) (*RedeliverResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Redeliver not implemented")
 }
 func (UnimplementedRegistryServiceServer) WatchConfig(*WatchConfigRequest, grpc.ServerStreamingServer[WatchConfigResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchConfig not implemented")
@@ -700,6 +758,60 @@ func _RegistryService_RotateSubscriptionSecret_Handler(srv interface{}, ctx cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_ListDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListDeliveries(ctx, req.(*ListDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDeliveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetDelivery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetDelivery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetDelivery(ctx, req.(*GetDeliveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_Redeliver_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeliverRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).Redeliver(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_Redeliver_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).Redeliver(ctx, req.(*RedeliverRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_WatchConfig_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchConfigRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -785,6 +897,18 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RotateSubscriptionSecret",
 			Handler:    _RegistryService_RotateSubscriptionSecret_Handler,
+		},
+		{
+			MethodName: "ListDeliveries",
+			Handler:    _RegistryService_ListDeliveries_Handler,
+		},
+		{
+			MethodName: "GetDelivery",
+			Handler:    _RegistryService_GetDelivery_Handler,
+		},
+		{
+			MethodName: "Redeliver",
+			Handler:    _RegistryService_Redeliver_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

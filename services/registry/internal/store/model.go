@@ -59,6 +59,8 @@ const (
 
 // Subscription sends a subscriber app the events of one publisher app on one topic. Secrets are
 // sealed with secretbox; PrevSecret keeps signing until PrevSecretExpiresAt after a rotation.
+// StatusChangedAt is when Status was last set (zero before the first change): an attempt made
+// before then no longer decides the status.
 type Subscription struct {
 	ID                  string              `bson:"_id"`
 	AppID               string              `bson:"appId"`
@@ -70,6 +72,7 @@ type Subscription struct {
 	Options             SubscriptionOptions `bson:"options"`
 	Status              string              `bson:"status"`
 	StatusReason        string              `bson:"statusReason"`
+	StatusChangedAt     time.Time           `bson:"statusChangedAt,omitempty"`
 	Description         string              `bson:"description"`
 	Secret              []byte              `bson:"secret"`
 	PrevSecret          []byte              `bson:"prevSecret,omitempty"`

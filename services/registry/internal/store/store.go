@@ -32,6 +32,8 @@ type Store struct {
 	subscriptions *mongo.Collection
 	changes       *mongo.Collection
 	counters      *mongo.Collection
+	deliveries    *mongo.Collection
+	attempts      *mongo.Collection
 }
 
 // New returns a Store on db. Call EnsureIndexes once at start-up.
@@ -44,6 +46,8 @@ func New(db *mongo.Database) *Store {
 		subscriptions: db.Collection("subscriptions"),
 		changes:       db.Collection("changes"),
 		counters:      db.Collection("counters"),
+		deliveries:    db.Collection("deliveries"),
+		attempts:      db.Collection("attempts"),
 	}
 }
 
@@ -60,6 +64,10 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{s.subscriptions, mongo.IndexModel{Keys: bson.D{{Key: "subscriberAppId", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("subscriber")}, "subscriber listing"},
 		{s.subscriptions, mongo.IndexModel{Keys: bson.D{{Key: "appId", Value: 1}, {Key: "topic", Value: 1}}, Options: options.Index().SetName("publisher_topic")}, "event deletion"},
 		{s.changes, mongo.IndexModel{Keys: bson.D{{Key: "at", Value: 1}}, Options: options.Index().SetName("at")}, "retention sweep"},
+		{s.deliveries, mongo.IndexModel{Keys: bson.D{{Key: "subscriptionId", Value: 1}, {Key: "listKey", Value: 1}}, Options: options.Index().SetName("subscription_listKey")}, "delivery listing"},
+		{s.deliveries, mongo.IndexModel{Keys: bson.D{{Key: "lastAttemptTime", Value: 1}}, Options: options.Index().SetName("lastAttemptTime")}, "retention sweep"},
+		{s.attempts, mongo.IndexModel{Keys: bson.D{{Key: "deliveryId", Value: 1}, {Key: "time", Value: 1}}, Options: options.Index().SetName("delivery_time")}, "attempts of a delivery"},
+		{s.attempts, mongo.IndexModel{Keys: bson.D{{Key: "time", Value: 1}}, Options: options.Index().SetName("time")}, "retention sweep"},
 	}
 	for _, sp := range specs {
 		if _, err := sp.coll.Indexes().CreateOne(ctx, sp.model); err != nil {
