@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/apikey"
 	dispatcherv1 "github.com/heraldhq/herald/proto/herald/dispatcher/v1"
+	registryv1 "github.com/heraldhq/herald/proto/herald/registry/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -76,6 +77,30 @@ func (a admin) GetStatus(context.Context, *dispatcherv1.GetStatusRequest) (*disp
 		resp.OpenCircuits = append(resp.OpenCircuits, &dispatcherv1.Circuit{Endpoint: c.endpoint, ConsecutiveFailures: int32(c.failures), OpenUntil: timestamppb.New(c.openUntil)})
 	}
 	return resp, nil
+}
+
+// PauseSubscription implements DispatcherAdmin.
+func (a admin) PauseSubscription(ctx context.Context, req *dispatcherv1.SubscriptionRequest) (*dispatcherv1.SubscriptionResponse, error) {
+	return a.setStatus(ctx, req.GetId(), "paused")
+}
+
+// ResumeSubscription implements DispatcherAdmin.
+func (a admin) ResumeSubscription(ctx context.Context, req *dispatcherv1.SubscriptionRequest) (*dispatcherv1.SubscriptionResponse, error) {
+	return a.setStatus(ctx, req.GetId(), "active")
+}
+
+// setStatus changes the subscription in the registry, the owner of configuration; the change
+// comes back to every dispatcher and matcher through WatchConfig.
+func (a admin) setStatus(ctx context.Context, id, to string) (*dispatcherv1.SubscriptionResponse, error) {
+	if id == "" {
+		return nil, status.Error(codes.InvalidArgument, "id: is required")
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+a.s.cfg.AdminToken)
+	sub, err := registryv1.NewRegistryServiceClient(a.s.conn).UpdateSubscription(ctx, &registryv1.UpdateSubscriptionRequest{Id: id, Status: &to})
+	if err != nil {
+		return nil, err // the registry's status (NotFound, FailedPrecondition, …) passes through
+	}
+	return &dispatcherv1.SubscriptionResponse{Id: sub.GetId(), Status: sub.GetStatus()}, nil
 }
 
 // adminAuth lets only the admin token through.

@@ -254,7 +254,7 @@ func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) bool {
 			}
 			return e.record(ctx, job, result{errType: "skipped", err: errors.New(reason)}, decision{outcome: deliveryv1.Outcome_OUTCOME_SKIPPED}, now, false) == nil
 		}
-		if sub.status == "paused" {
+		if sub.status == "paused" || sub.status == "unverified" {
 			// Not an attempt: the job waits on a retry tier and is looked at again.
 			next := proto.Clone(job).(*deliveryv1.Job)
 			next.NotBefore = timestamppb.New(now.Add(pausedRecheck))

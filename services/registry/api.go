@@ -24,11 +24,12 @@ type API struct {
 	hub        *hub
 	log        *slog.Logger
 	jobs       jobWriter // herald.deliveries, for redelivery; nil without Kafka
+	verifier   *verifier
 }
 
 // NewAPI returns the registry API over st.
-func NewAPI(st *store.Store, box *secretbox.Box, adminToken string, h *hub, log *slog.Logger) *API {
-	return &API{store: st, box: box, adminToken: adminToken, hub: h, log: log}
+func NewAPI(st *store.Store, box *secretbox.Box, adminToken string, h *hub, v *verifier, log *slog.Logger) *API {
+	return &API{store: st, box: box, adminToken: adminToken, hub: h, verifier: v, log: log}
 }
 
 // retryOnConflict runs a read-modify-write until it does not lose a race (a few tries).

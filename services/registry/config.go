@@ -3,10 +3,12 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/heraldhq/herald/pkg/envconfig"
 	"github.com/heraldhq/herald/pkg/secretbox"
+	"github.com/heraldhq/herald/pkg/ssrf"
 )
 
 // Config is the registry's configuration. Load reads it from HERALD_* variables.
@@ -49,6 +51,15 @@ type Config struct {
 	// Retention is how long deliveries and attempts are kept after their latest attempt
 	// (HERALD_DELIVERY_RETENTION). Default: 720h (30 days).
 	Retention time.Duration
+	// VerifyEndpoints checks a subscription's endpoint (HEAD, then GET on 405) when it is created
+	// or its URL changes; it is active only once verified (HERALD_VERIFY_ENDPOINTS). Default: true.
+	VerifyEndpoints bool
+	// AllowLoopback lets verification reach 127.0.0.0/8 and ::1 (HERALD_ALLOW_LOOPBACK), as the
+	// dispatcher's setting of the same name lets deliveries. Default: false.
+	AllowLoopback bool
+	// AllowCIDRs admits other addresses the SSRF guard refuses (HERALD_DELIVERY_ALLOW_CIDRS,
+	// comma-separated). Default: none.
+	AllowCIDRs []netip.Prefix
 }
 
 // DefaultConfig returns the defaults.
@@ -63,6 +74,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:   15 * time.Second,
 		AttemptsGroup:     "herald-registry",
 		Retention:         720 * time.Hour,
+		VerifyEndpoints:   true,
 	}
 }
 
@@ -83,8 +95,19 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	l.String(&c.TopicPrefix, "HERALD_TOPIC_PREFIX")
 	l.String(&c.AttemptsGroup, "HERALD_REGISTRY_ATTEMPTS_GROUP")
 	l.Duration(&c.Retention, "HERALD_DELIVERY_RETENTION")
+	l.Bool(&c.VerifyEndpoints, "HERALD_VERIFY_ENDPOINTS")
+	l.Bool(&c.AllowLoopback, "HERALD_ALLOW_LOOPBACK")
+	var allow string
+	l.String(&allow, "HERALD_DELIVERY_ALLOW_CIDRS")
 	if err := l.Err(); err != nil {
 		return c, err
+	}
+	if allow != "" {
+		p, err := ssrf.ParseAllow(allow)
+		if err != nil {
+			return c, fmt.Errorf("HERALD_DELIVERY_ALLOW_CIDRS: %w", err)
+		}
+		c.AllowCIDRs = p
 	}
 	return c, c.Validate()
 }
@@ -129,4 +152,13 @@ func (c Config) Validate() error {
 		bad("HERALD_DELIVERY_RETENTION", "must be at least 1h, got %s", c.Retention)
 	}
 	return errors.Join(errs...)
+}
+
+// guard is the SSRF guard for verification requests.
+func (c Config) guard() ssrf.Guard {
+	allow := append([]netip.Prefix{}, c.AllowCIDRs...)
+	if c.AllowLoopback {
+		allow = append(allow, ssrf.LoopbackOnly()...)
+	}
+	return ssrf.Guard{Allow: allow}
 }

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -93,32 +95,43 @@ func (h *handler) routes(mux *http.ServeMux) {
 		m.Id = r.PathValue("id")
 		return nil
 	}))
-	// Custom methods ("{id}:rotateSecret") share a path segment with the id, which ServeMux
-	// patterns cannot split, so one route takes the segment apart.
-	rotate := route(h, http.StatusOK, a.RotateSubscriptionSecret, func(r *http.Request, m *registryv1.RotateSubscriptionSecretRequest) error {
-		m.Id = strings.TrimSuffix(r.PathValue("idAction"), ":rotateSecret")
-		return nil
+	// Custom methods ("sub_1:rotateSecret") share a path segment with the id.
+	h.actions(mux, "/v1/subscriptions/{idAction}", map[string]http.Handler{
+		"rotateSecret": route(h, http.StatusOK, a.RotateSubscriptionSecret, func(r *http.Request, m *registryv1.RotateSubscriptionSecretRequest) error {
+			m.Id = actionID(r)
+			return nil
+		}),
+		"verify": route(h, http.StatusOK, a.VerifySubscription, func(r *http.Request, m *registryv1.VerifySubscriptionRequest) error {
+			m.Id = actionID(r)
+			return nil
+		}),
 	})
-	mux.HandleFunc("POST /v1/subscriptions/{idAction}", func(w http.ResponseWriter, r *http.Request) {
-		switch id, action, _ := strings.Cut(r.PathValue("idAction"), ":"); {
-		case action == "rotateSecret" && id != "":
-			rotate.ServeHTTP(w, r)
-		default:
-			h.writeError(w, r, notFound("", "no route POST %s: subscription actions are :rotateSecret", r.URL.Path))
+	h.actions(mux, "/v1/deliveries/{idAction}", map[string]http.Handler{
+		"redeliver": route(h, http.StatusAccepted, a.Redeliver, func(r *http.Request, m *registryv1.RedeliverRequest) error {
+			m.Id = actionID(r)
+			return nil
+		}),
+	})
+}
+
+// actions serves POST pattern for custom methods ("sub_1:verify"): ServeMux patterns cannot
+// split a path segment, so this takes "{idAction}" apart and picks the action's handler.
+func (h *handler) actions(mux *http.ServeMux, pattern string, byName map[string]http.Handler) {
+	names := slices.Sorted(maps.Keys(byName))
+	mux.HandleFunc("POST "+pattern, func(w http.ResponseWriter, r *http.Request) {
+		id, action, _ := strings.Cut(r.PathValue("idAction"), ":")
+		if hd := byName[action]; hd != nil && id != "" {
+			hd.ServeHTTP(w, r)
+			return
 		}
+		h.writeError(w, r, notFound("", "no route POST %s: the actions here are :%s", r.URL.Path, strings.Join(names, ", :")))
 	})
-	redeliver := route(h, http.StatusAccepted, a.Redeliver, func(r *http.Request, m *registryv1.RedeliverRequest) error {
-		m.Id = strings.TrimSuffix(r.PathValue("idAction"), ":redeliver")
-		return nil
-	})
-	mux.HandleFunc("POST /v1/deliveries/{idAction}", func(w http.ResponseWriter, r *http.Request) {
-		switch id, action, _ := strings.Cut(r.PathValue("idAction"), ":"); {
-		case action == "redeliver" && id != "":
-			redeliver.ServeHTTP(w, r)
-		default:
-			h.writeError(w, r, notFound("", "no route POST %s: delivery actions are :redeliver", r.URL.Path))
-		}
-	})
+}
+
+// actionID is the id part of an "{idAction}" segment.
+func actionID(r *http.Request) string {
+	id, _, _ := strings.Cut(r.PathValue("idAction"), ":")
+	return id
 }
 
 // route builds a handler that authenticates, decodes the body into a fresh Req, lets fill add

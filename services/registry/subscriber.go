@@ -131,13 +131,16 @@ func (a *API) CreateSubscription(ctx context.Context, req *registryv1.CreateSubs
 	if err := a.checkSubscribable(ctx, app, req.GetAppId(), req.GetTopic(), req.GetEvents(), "events"); err != nil {
 		return nil, err
 	}
+	status, reason := store.StatusActive, ""
+	if !opts.GetSkipVerification() {
+		status, reason = statusAfter(a.verifier.verify(ctx, req.GetUrl()))
+	}
 	secret := newSecret()
 	t := now()
 	sub := &store.Subscription{
 		ID: store.NewID("sub_"), AppID: req.GetAppId(), SubscriberAppID: app.ID, Topic: req.GetTopic(),
 		Events: events, URL: req.GetUrl(), FilterLogic: rule, Options: optionsDoc(opts),
-		// Endpoint verification arrives with the dispatcher; until then a subscription starts active.
-		Status: store.StatusActive, Description: req.GetDescription(),
+		Status: status, StatusReason: reason, Description: req.GetDescription(),
 		Secret: a.box.Seal([]byte(secret)), SecretRotatedAt: t, CreatedAt: t, UpdatedAt: t,
 	}
 	if err := a.store.CreateSubscription(ctx, sub); err != nil {
@@ -153,7 +156,24 @@ func (a *API) ownSubscription(ctx context.Context, id string) (*store.App, *stor
 }
 
 // ownSubscriptionAs is ownSubscription for a request whose field naming the subscription is field.
+//
+// The admin token may act on any subscription (operators pause and resume them); the app
+// returned is then the subscriber, so permission checks still apply to it.
 func (a *API) ownSubscriptionAs(ctx context.Context, field, id string) (*store.App, *store.Subscription, error) {
+	if requireAdmin(ctx) == nil {
+		sub, err := a.store.Subscription(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, notFound(field, "no subscription %q", id)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		app, err := a.store.App(ctx, sub.SubscriberAppID)
+		if err != nil {
+			return nil, nil, err
+		}
+		return app, sub, nil
+	}
 	app, err := callerApp(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -221,11 +241,24 @@ func (a *API) UpdateSubscription(ctx context.Context, req *registryv1.UpdateSubs
 			return nil, err
 		}
 	}
+	// A new URL is verified before it is stored (unless the options skip verification).
+	var checked *verification
+	if req.Url != nil && !req.GetOptions().GetSkipVerification() {
+		if _, cur, err := a.ownSubscription(ctx, req.GetId()); err != nil {
+			return nil, err
+		} else if cur.URL != req.GetUrl() && !(req.Options == nil && cur.Options.SkipVerification) {
+			v := a.verifier.verify(ctx, req.GetUrl())
+			checked = &v
+		}
+	}
 	var sub *store.Subscription
 	err = retryOnConflict(func() error {
 		var app *store.App
 		if app, sub, err = a.ownSubscription(ctx, req.GetId()); err != nil {
 			return err
+		}
+		if req.GetStatus() == store.StatusActive && sub.Status == store.StatusUnverified && (checked == nil || !checked.ok) {
+			return conflict("status", "the endpoint has not passed verification (%s): fix it, then POST /v1/subscriptions/%s:verify", sub.StatusReason, sub.ID)
 		}
 		if req.Events != nil {
 			if err := a.checkSubscribable(ctx, app, sub.AppID, sub.Topic, req.Events.GetValues(), "events.values"); err != nil {
@@ -244,6 +277,11 @@ func (a *API) UpdateSubscription(ctx context.Context, req *registryv1.UpdateSubs
 		}
 		if req.Status != nil {
 			sub.Status, sub.StatusReason, sub.StatusChangedAt = req.GetStatus(), "", now()
+		}
+		if checked != nil && sub.Status != store.StatusPaused {
+			if status, reason := statusAfter(*checked); status != sub.Status || reason != sub.StatusReason {
+				sub.Status, sub.StatusReason, sub.StatusChangedAt = status, reason, now()
+			}
 		}
 		if req.Description != nil {
 			sub.Description = req.GetDescription()

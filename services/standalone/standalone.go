@@ -46,6 +46,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		rc.MongoURI, rc.MongoMaxPoolSize = cfg.MongoURI, 100
 	}
 	rc.AdminToken, rc.SecretKeys, rc.KafkaBrokers = cfg.AdminToken, cfg.SecretKey, servers.KafkaBrokers
+	rc.AllowLoopback = cfg.AllowLoopback // endpoint verification reaches local receivers, as deliveries do
 	reg, err := registry.New(ctx, rc, log)
 	if err != nil {
 		return err

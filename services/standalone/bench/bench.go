@@ -105,6 +105,9 @@ func newReceiver(record bool) (*receiver, error) {
 	}
 	rc := &receiver{url: "http://" + l.Addr().String() + "/hook", seen: map[string]bool{}}
 	rc.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost { // endpoint verification when subscribing
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		now := time.Now()
 		if record {
@@ -238,7 +241,7 @@ func startStack(ctx context.Context, o Options, withMatcher, withDispatcher bool
 	s.key, s.ctx = key, ctx
 	rc := registry.DefaultConfig()
 	rc.HTTPAddr, rc.GRPCAddr, rc.MongoURI, rc.MongoMaxPoolSize = "127.0.0.1:0", "127.0.0.1:0", servers.MongoURI, 1
-	rc.AdminToken, rc.SecretKeys = token, key
+	rc.AdminToken, rc.SecretKeys, rc.AllowLoopback = token, key, true
 	if s.reg, err = registry.New(ctx, rc, o.Log); err != nil {
 		s.close()
 		return nil, err

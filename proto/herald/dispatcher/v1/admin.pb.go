@@ -25,6 +25,102 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type SubscriptionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscriptionRequest) Reset() {
+	*x = SubscriptionRequest{}
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscriptionRequest) ProtoMessage() {}
+
+func (x *SubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*SubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_herald_dispatcher_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SubscriptionRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type SubscriptionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Status        string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscriptionResponse) Reset() {
+	*x = SubscriptionResponse{}
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscriptionResponse) ProtoMessage() {}
+
+func (x *SubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*SubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_herald_dispatcher_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SubscriptionResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SubscriptionResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
 type GetStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -33,7 +129,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[0]
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +141,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[0]
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +154,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_herald_dispatcher_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_herald_dispatcher_v1_admin_proto_rawDescGZIP(), []int{2}
 }
 
 type PartitionStatus struct {
@@ -75,7 +171,7 @@ type PartitionStatus struct {
 
 func (x *PartitionStatus) Reset() {
 	*x = PartitionStatus{}
-	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[1]
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -87,7 +183,7 @@ func (x *PartitionStatus) String() string {
 func (*PartitionStatus) ProtoMessage() {}
 
 func (x *PartitionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[1]
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -100,7 +196,7 @@ func (x *PartitionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionStatus.ProtoReflect.Descriptor instead.
 func (*PartitionStatus) Descriptor() ([]byte, []int) {
-	return file_herald_dispatcher_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_herald_dispatcher_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PartitionStatus) GetTopic() string {
@@ -150,7 +246,7 @@ type Circuit struct {
 
 func (x *Circuit) Reset() {
 	*x = Circuit{}
-	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[2]
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -162,7 +258,7 @@ func (x *Circuit) String() string {
 func (*Circuit) ProtoMessage() {}
 
 func (x *Circuit) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[2]
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -175,7 +271,7 @@ func (x *Circuit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Circuit.ProtoReflect.Descriptor instead.
 func (*Circuit) Descriptor() ([]byte, []int) {
-	return file_herald_dispatcher_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_herald_dispatcher_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Circuit) GetEndpoint() string {
@@ -214,7 +310,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[3]
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +322,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[3]
+	mi := &file_herald_dispatcher_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,7 +335,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_herald_dispatcher_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_herald_dispatcher_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetStatusResponse) GetInstance() string {
@@ -288,7 +384,12 @@ var File_herald_dispatcher_v1_admin_proto protoreflect.FileDescriptor
 
 const file_herald_dispatcher_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	" herald/dispatcher/v1/admin.proto\x12\x14herald.dispatcher.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n" +
+	" herald/dispatcher/v1/admin.proto\x12\x14herald.dispatcher.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"%\n" +
+	"\x13SubscriptionRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\">\n" +
+	"\x14SubscriptionResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\"\x12\n" +
 	"\x10GetStatusRequest\"\xb3\x01\n" +
 	"\x0fPartitionStatus\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
@@ -309,9 +410,11 @@ const file_herald_dispatcher_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\x05 \x03(\v2%.herald.dispatcher.v1.PartitionStatusR\n" +
 	"partitions\x12B\n" +
-	"\ropen_circuits\x18\x06 \x03(\v2\x1d.herald.dispatcher.v1.CircuitR\fopenCircuits2o\n" +
+	"\ropen_circuits\x18\x06 \x03(\v2\x1d.herald.dispatcher.v1.CircuitR\fopenCircuits2\xc8\x02\n" +
 	"\x0fDispatcherAdmin\x12\\\n" +
-	"\tGetStatus\x12&.herald.dispatcher.v1.GetStatusRequest\x1a'.herald.dispatcher.v1.GetStatusResponseBDZBgithub.com/heraldhq/herald/proto/herald/dispatcher/v1;dispatcherv1b\x06proto3"
+	"\tGetStatus\x12&.herald.dispatcher.v1.GetStatusRequest\x1a'.herald.dispatcher.v1.GetStatusResponse\x12j\n" +
+	"\x11PauseSubscription\x12).herald.dispatcher.v1.SubscriptionRequest\x1a*.herald.dispatcher.v1.SubscriptionResponse\x12k\n" +
+	"\x12ResumeSubscription\x12).herald.dispatcher.v1.SubscriptionRequest\x1a*.herald.dispatcher.v1.SubscriptionResponseBDZBgithub.com/heraldhq/herald/proto/herald/dispatcher/v1;dispatcherv1b\x06proto3"
 
 var (
 	file_herald_dispatcher_v1_admin_proto_rawDescOnce sync.Once
@@ -325,23 +428,29 @@ func file_herald_dispatcher_v1_admin_proto_rawDescGZIP() []byte {
 	return file_herald_dispatcher_v1_admin_proto_rawDescData
 }
 
-var file_herald_dispatcher_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_herald_dispatcher_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_herald_dispatcher_v1_admin_proto_goTypes = []any{
-	(*GetStatusRequest)(nil),      // 0: herald.dispatcher.v1.GetStatusRequest
-	(*PartitionStatus)(nil),       // 1: herald.dispatcher.v1.PartitionStatus
-	(*Circuit)(nil),               // 2: herald.dispatcher.v1.Circuit
-	(*GetStatusResponse)(nil),     // 3: herald.dispatcher.v1.GetStatusResponse
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*SubscriptionRequest)(nil),   // 0: herald.dispatcher.v1.SubscriptionRequest
+	(*SubscriptionResponse)(nil),  // 1: herald.dispatcher.v1.SubscriptionResponse
+	(*GetStatusRequest)(nil),      // 2: herald.dispatcher.v1.GetStatusRequest
+	(*PartitionStatus)(nil),       // 3: herald.dispatcher.v1.PartitionStatus
+	(*Circuit)(nil),               // 4: herald.dispatcher.v1.Circuit
+	(*GetStatusResponse)(nil),     // 5: herald.dispatcher.v1.GetStatusResponse
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_herald_dispatcher_v1_admin_proto_depIdxs = []int32{
-	4, // 0: herald.dispatcher.v1.PartitionStatus.last_fetch_time:type_name -> google.protobuf.Timestamp
-	4, // 1: herald.dispatcher.v1.Circuit.open_until:type_name -> google.protobuf.Timestamp
-	1, // 2: herald.dispatcher.v1.GetStatusResponse.partitions:type_name -> herald.dispatcher.v1.PartitionStatus
-	2, // 3: herald.dispatcher.v1.GetStatusResponse.open_circuits:type_name -> herald.dispatcher.v1.Circuit
-	0, // 4: herald.dispatcher.v1.DispatcherAdmin.GetStatus:input_type -> herald.dispatcher.v1.GetStatusRequest
-	3, // 5: herald.dispatcher.v1.DispatcherAdmin.GetStatus:output_type -> herald.dispatcher.v1.GetStatusResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
+	6, // 0: herald.dispatcher.v1.PartitionStatus.last_fetch_time:type_name -> google.protobuf.Timestamp
+	6, // 1: herald.dispatcher.v1.Circuit.open_until:type_name -> google.protobuf.Timestamp
+	3, // 2: herald.dispatcher.v1.GetStatusResponse.partitions:type_name -> herald.dispatcher.v1.PartitionStatus
+	4, // 3: herald.dispatcher.v1.GetStatusResponse.open_circuits:type_name -> herald.dispatcher.v1.Circuit
+	2, // 4: herald.dispatcher.v1.DispatcherAdmin.GetStatus:input_type -> herald.dispatcher.v1.GetStatusRequest
+	0, // 5: herald.dispatcher.v1.DispatcherAdmin.PauseSubscription:input_type -> herald.dispatcher.v1.SubscriptionRequest
+	0, // 6: herald.dispatcher.v1.DispatcherAdmin.ResumeSubscription:input_type -> herald.dispatcher.v1.SubscriptionRequest
+	5, // 7: herald.dispatcher.v1.DispatcherAdmin.GetStatus:output_type -> herald.dispatcher.v1.GetStatusResponse
+	1, // 8: herald.dispatcher.v1.DispatcherAdmin.PauseSubscription:output_type -> herald.dispatcher.v1.SubscriptionResponse
+	1, // 9: herald.dispatcher.v1.DispatcherAdmin.ResumeSubscription:output_type -> herald.dispatcher.v1.SubscriptionResponse
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name
@@ -358,7 +467,7 @@ func file_herald_dispatcher_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_herald_dispatcher_v1_admin_proto_rawDesc), len(file_herald_dispatcher_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

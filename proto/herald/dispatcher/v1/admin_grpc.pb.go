@@ -22,7 +22,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DispatcherAdmin_GetStatus_FullMethodName = "/herald.dispatcher.v1.DispatcherAdmin/GetStatus"
+	DispatcherAdmin_GetStatus_FullMethodName          = "/herald.dispatcher.v1.DispatcherAdmin/GetStatus"
+	DispatcherAdmin_PauseSubscription_FullMethodName  = "/herald.dispatcher.v1.DispatcherAdmin/PauseSubscription"
+	DispatcherAdmin_ResumeSubscription_FullMethodName = "/herald.dispatcher.v1.DispatcherAdmin/ResumeSubscription"
 )
 
 // DispatcherAdminClient is the client API for DispatcherAdmin service.
@@ -32,6 +34,10 @@ type DispatcherAdminClient interface {
 	// GetStatus reports the partitions this dispatcher consumes, their lag, the deliveries in
 	// flight and the open circuits.
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
+	// PauseSubscription and ResumeSubscription set a subscription's status through the registry,
+	// so every matcher and dispatcher sees it. Jobs of a paused subscription wait on a retry tier.
+	PauseSubscription(ctx context.Context, in *SubscriptionRequest, opts ...grpc.CallOption) (*SubscriptionResponse, error)
+	ResumeSubscription(ctx context.Context, in *SubscriptionRequest, opts ...grpc.CallOption) (*SubscriptionResponse, error)
 }
 
 type dispatcherAdminClient struct {
@@ -52,6 +58,26 @@ func (c *dispatcherAdminClient) GetStatus(ctx context.Context, in *GetStatusRequ
 	return out, nil
 }
 
+func (c *dispatcherAdminClient) PauseSubscription(ctx context.Context, in *SubscriptionRequest, opts ...grpc.CallOption) (*SubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubscriptionResponse)
+	err := c.cc.Invoke(ctx, DispatcherAdmin_PauseSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *dispatcherAdminClient) ResumeSubscription(ctx context.Context, in *SubscriptionRequest, opts ...grpc.CallOption) (*SubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubscriptionResponse)
+	err := c.cc.Invoke(ctx, DispatcherAdmin_ResumeSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DispatcherAdminServer is the server API for DispatcherAdmin service.
 // All implementations must embed UnimplementedDispatcherAdminServer
 // for forward compatibility.
@@ -59,6 +85,10 @@ type DispatcherAdminServer interface {
 	// GetStatus reports the partitions this dispatcher consumes, their lag, the deliveries in
 	// flight and the open circuits.
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
+	// PauseSubscription and ResumeSubscription set a subscription's status through the registry,
+	// so every matcher and dispatcher sees it. Jobs of a paused subscription wait on a retry tier.
+	PauseSubscription(context.Context, *SubscriptionRequest) (*SubscriptionResponse, error)
+	ResumeSubscription(context.Context, *SubscriptionRequest) (*SubscriptionResponse, error)
 	mustEmbedUnimplementedDispatcherAdminServer()
 }
 
@@ -71,6 +101,12 @@ type UnimplementedDispatcherAdminServer struct{}
 
 func (UnimplementedDispatcherAdminServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
+}
+func (UnimplementedDispatcherAdminServer) PauseSubscription(context.Context, *SubscriptionRequest) (*SubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseSubscription not implemented")
+}
+func (UnimplementedDispatcherAdminServer) ResumeSubscription(context.Context, *SubscriptionRequest) (*SubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeSubscription not implemented")
 }
 func (UnimplementedDispatcherAdminServer) mustEmbedUnimplementedDispatcherAdminServer() {}
 func (UnimplementedDispatcherAdminServer) testEmbeddedByValue()                         {}
@@ -111,6 +147,42 @@ func _DispatcherAdmin_GetStatus_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DispatcherAdmin_PauseSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DispatcherAdminServer).PauseSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DispatcherAdmin_PauseSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DispatcherAdminServer).PauseSubscription(ctx, req.(*SubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DispatcherAdmin_ResumeSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DispatcherAdminServer).ResumeSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DispatcherAdmin_ResumeSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DispatcherAdminServer).ResumeSubscription(ctx, req.(*SubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DispatcherAdmin_ServiceDesc is the grpc.ServiceDesc for DispatcherAdmin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -121,6 +193,14 @@ var DispatcherAdmin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStatus",
 			Handler:    _DispatcherAdmin_GetStatus_Handler,
+		},
+		{
+			MethodName: "PauseSubscription",
+			Handler:    _DispatcherAdmin_PauseSubscription_Handler,
+		},
+		{
+			MethodName: "ResumeSubscription",
+			Handler:    _DispatcherAdmin_ResumeSubscription_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1708,7 +1708,8 @@ type Subscription struct {
 	Url             string               `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
 	FilterLogic     *structpb.Value      `protobuf:"bytes,7,opt,name=filter_logic,json=filterLogic,proto3" json:"filter_logic,omitempty"`
 	Options         *SubscriptionOptions `protobuf:"bytes,8,opt,name=options,proto3" json:"options,omitempty"`
-	// status is "active", "paused" or "disabled".
+	// status is "active", "paused", "unverified" (the endpoint has not passed verification) or
+	// "disabled" (410 Gone or continuous failure).
 	Status       string                 `protobuf:"bytes,9,opt,name=status,proto3" json:"status,omitempty"`
 	StatusReason string                 `protobuf:"bytes,10,opt,name=status_reason,json=statusReason,proto3" json:"status_reason,omitempty"`
 	Description  string                 `protobuf:"bytes,11,opt,name=description,proto3" json:"description,omitempty"`
@@ -2376,6 +2377,119 @@ func (x *DeleteSubscriptionResponse) GetId() string {
 	return ""
 }
 
+type VerifySubscriptionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifySubscriptionRequest) Reset() {
+	*x = VerifySubscriptionRequest{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifySubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifySubscriptionRequest) ProtoMessage() {}
+
+func (x *VerifySubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifySubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*VerifySubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *VerifySubscriptionRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type VerifySubscriptionResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Verified bool                   `protobuf:"varint,1,opt,name=verified,proto3" json:"verified,omitempty"`
+	// status_code is the endpoint's answer, 0 when there was none.
+	StatusCode    int32         `protobuf:"varint,2,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	Detail        string        `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	Subscription  *Subscription `protobuf:"bytes,4,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifySubscriptionResponse) Reset() {
+	*x = VerifySubscriptionResponse{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifySubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifySubscriptionResponse) ProtoMessage() {}
+
+func (x *VerifySubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifySubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*VerifySubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *VerifySubscriptionResponse) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
+func (x *VerifySubscriptionResponse) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *VerifySubscriptionResponse) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *VerifySubscriptionResponse) GetSubscription() *Subscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
 type RotateSubscriptionSecretRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2387,7 +2501,7 @@ type RotateSubscriptionSecretRequest struct {
 
 func (x *RotateSubscriptionSecretRequest) Reset() {
 	*x = RotateSubscriptionSecretRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2399,7 +2513,7 @@ func (x *RotateSubscriptionSecretRequest) String() string {
 func (*RotateSubscriptionSecretRequest) ProtoMessage() {}
 
 func (x *RotateSubscriptionSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2412,7 +2526,7 @@ func (x *RotateSubscriptionSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateSubscriptionSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateSubscriptionSecretRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{37}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RotateSubscriptionSecretRequest) GetId() string {
@@ -2439,7 +2553,7 @@ type RotateSubscriptionSecretResponse struct {
 
 func (x *RotateSubscriptionSecretResponse) Reset() {
 	*x = RotateSubscriptionSecretResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2451,7 +2565,7 @@ func (x *RotateSubscriptionSecretResponse) String() string {
 func (*RotateSubscriptionSecretResponse) ProtoMessage() {}
 
 func (x *RotateSubscriptionSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2464,7 +2578,7 @@ func (x *RotateSubscriptionSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateSubscriptionSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateSubscriptionSecretResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{38}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RotateSubscriptionSecretResponse) GetSecret() string {
@@ -2526,7 +2640,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2538,7 +2652,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2551,7 +2665,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{39}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Delivery) GetId() string {
@@ -2725,7 +2839,7 @@ type DeliveryAttempt struct {
 
 func (x *DeliveryAttempt) Reset() {
 	*x = DeliveryAttempt{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2737,7 +2851,7 @@ func (x *DeliveryAttempt) String() string {
 func (*DeliveryAttempt) ProtoMessage() {}
 
 func (x *DeliveryAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2750,7 +2864,7 @@ func (x *DeliveryAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryAttempt.ProtoReflect.Descriptor instead.
 func (*DeliveryAttempt) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{40}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeliveryAttempt) GetAttempt() int32 {
@@ -2830,7 +2944,7 @@ type ListDeliveriesRequest struct {
 
 func (x *ListDeliveriesRequest) Reset() {
 	*x = ListDeliveriesRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2842,7 +2956,7 @@ func (x *ListDeliveriesRequest) String() string {
 func (*ListDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2855,7 +2969,7 @@ func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{41}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListDeliveriesRequest) GetSubscriptionId() string {
@@ -2897,7 +3011,7 @@ type ListDeliveriesResponse struct {
 
 func (x *ListDeliveriesResponse) Reset() {
 	*x = ListDeliveriesResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2909,7 +3023,7 @@ func (x *ListDeliveriesResponse) String() string {
 func (*ListDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2922,7 +3036,7 @@ func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{42}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListDeliveriesResponse) GetDeliveries() []*Delivery {
@@ -2948,7 +3062,7 @@ type GetDeliveryRequest struct {
 
 func (x *GetDeliveryRequest) Reset() {
 	*x = GetDeliveryRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2960,7 +3074,7 @@ func (x *GetDeliveryRequest) String() string {
 func (*GetDeliveryRequest) ProtoMessage() {}
 
 func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2973,7 +3087,7 @@ func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*GetDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{43}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetDeliveryRequest) GetId() string {
@@ -2992,7 +3106,7 @@ type RedeliverRequest struct {
 
 func (x *RedeliverRequest) Reset() {
 	*x = RedeliverRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3004,7 +3118,7 @@ func (x *RedeliverRequest) String() string {
 func (*RedeliverRequest) ProtoMessage() {}
 
 func (x *RedeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3017,7 +3131,7 @@ func (x *RedeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{44}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RedeliverRequest) GetId() string {
@@ -3037,7 +3151,7 @@ type RedeliverResponse struct {
 
 func (x *RedeliverResponse) Reset() {
 	*x = RedeliverResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3049,7 +3163,7 @@ func (x *RedeliverResponse) String() string {
 func (*RedeliverResponse) ProtoMessage() {}
 
 func (x *RedeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3062,7 +3176,7 @@ func (x *RedeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{45}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RedeliverResponse) GetId() string {
@@ -3080,7 +3194,7 @@ type WatchConfigRequest struct {
 
 func (x *WatchConfigRequest) Reset() {
 	*x = WatchConfigRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3092,7 +3206,7 @@ func (x *WatchConfigRequest) String() string {
 func (*WatchConfigRequest) ProtoMessage() {}
 
 func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3105,7 +3219,7 @@ func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigRequest.ProtoReflect.Descriptor instead.
 func (*WatchConfigRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{46}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{48}
 }
 
 // SubscriptionConfig is a subscription as the dispatcher needs it: secrets stay encrypted with
@@ -3122,7 +3236,7 @@ type SubscriptionConfig struct {
 
 func (x *SubscriptionConfig) Reset() {
 	*x = SubscriptionConfig{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3134,7 +3248,7 @@ func (x *SubscriptionConfig) String() string {
 func (*SubscriptionConfig) ProtoMessage() {}
 
 func (x *SubscriptionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3147,7 +3261,7 @@ func (x *SubscriptionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionConfig.ProtoReflect.Descriptor instead.
 func (*SubscriptionConfig) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{47}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SubscriptionConfig) GetSubscription() *Subscription {
@@ -3189,7 +3303,7 @@ type ConfigDeletion struct {
 
 func (x *ConfigDeletion) Reset() {
 	*x = ConfigDeletion{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3201,7 +3315,7 @@ func (x *ConfigDeletion) String() string {
 func (*ConfigDeletion) ProtoMessage() {}
 
 func (x *ConfigDeletion) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3214,7 +3328,7 @@ func (x *ConfigDeletion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigDeletion.ProtoReflect.Descriptor instead.
 func (*ConfigDeletion) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{48}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ConfigDeletion) GetKind() ConfigKind {
@@ -3249,7 +3363,7 @@ type WatchConfigResponse struct {
 
 func (x *WatchConfigResponse) Reset() {
 	*x = WatchConfigResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3261,7 +3375,7 @@ func (x *WatchConfigResponse) String() string {
 func (*WatchConfigResponse) ProtoMessage() {}
 
 func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3274,7 +3388,7 @@ func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigResponse.ProtoReflect.Descriptor instead.
 func (*WatchConfigResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{49}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *WatchConfigResponse) GetVersion() int64 {
@@ -3513,7 +3627,15 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x19DeleteSubscriptionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\",\n" +
 	"\x1aDeleteSubscriptionResponse\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"Z\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"+\n" +
+	"\x19VerifySubscriptionRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xb7\x01\n" +
+	"\x1aVerifySubscriptionResponse\x12\x1a\n" +
+	"\bverified\x18\x01 \x01(\bR\bverified\x12\x1f\n" +
+	"\vstatus_code\x18\x02 \x01(\x05R\n" +
+	"statusCode\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\x12D\n" +
+	"\fsubscription\x18\x04 \x01(\v2 .herald.registry.v1.SubscriptionR\fsubscription\"Z\n" +
 	"\x1fRotateSubscriptionSecretRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
 	"\x0foverlap_seconds\x18\x02 \x01(\x05R\x0eoverlapSeconds\"\x95\x01\n" +
@@ -3601,7 +3723,7 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x0fCONFIG_KIND_APP\x10\x01\x12\x1a\n" +
 	"\x16CONFIG_KIND_APP_CONFIG\x10\x02\x12\x15\n" +
 	"\x11CONFIG_KIND_EVENT\x10\x03\x12\x1c\n" +
-	"\x18CONFIG_KIND_SUBSCRIPTION\x10\x042\x93\x11\n" +
+	"\x18CONFIG_KIND_SUBSCRIPTION\x10\x042\x88\x12\n" +
 	"\x0fRegistryService\x12X\n" +
 	"\tCreateApp\x12$.herald.registry.v1.CreateAppRequest\x1a%.herald.registry.v1.CreateAppResponse\x12J\n" +
 	"\tUpdateApp\x12$.herald.registry.v1.UpdateAppRequest\x1a\x17.herald.registry.v1.App\x12U\n" +
@@ -3619,7 +3741,8 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x0fGetSubscription\x12*.herald.registry.v1.GetSubscriptionRequest\x1a .herald.registry.v1.Subscription\x12e\n" +
 	"\x12UpdateSubscription\x12-.herald.registry.v1.UpdateSubscriptionRequest\x1a .herald.registry.v1.Subscription\x12s\n" +
 	"\x12DeleteSubscription\x12-.herald.registry.v1.DeleteSubscriptionRequest\x1a..herald.registry.v1.DeleteSubscriptionResponse\x12\x85\x01\n" +
-	"\x18RotateSubscriptionSecret\x123.herald.registry.v1.RotateSubscriptionSecretRequest\x1a4.herald.registry.v1.RotateSubscriptionSecretResponse\x12g\n" +
+	"\x18RotateSubscriptionSecret\x123.herald.registry.v1.RotateSubscriptionSecretRequest\x1a4.herald.registry.v1.RotateSubscriptionSecretResponse\x12s\n" +
+	"\x12VerifySubscription\x12-.herald.registry.v1.VerifySubscriptionRequest\x1a..herald.registry.v1.VerifySubscriptionResponse\x12g\n" +
 	"\x0eListDeliveries\x12).herald.registry.v1.ListDeliveriesRequest\x1a*.herald.registry.v1.ListDeliveriesResponse\x12S\n" +
 	"\vGetDelivery\x12&.herald.registry.v1.GetDeliveryRequest\x1a\x1c.herald.registry.v1.Delivery\x12X\n" +
 	"\tRedeliver\x12$.herald.registry.v1.RedeliverRequest\x1a%.herald.registry.v1.RedeliverResponse\x12`\n" +
@@ -3638,7 +3761,7 @@ func file_herald_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_herald_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_herald_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_herald_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_herald_registry_v1_registry_proto_goTypes = []any{
 	(ConfigKind)(0),                          // 0: herald.registry.v1.ConfigKind
 	(*App)(nil),                              // 1: herald.registry.v1.App
@@ -3678,120 +3801,125 @@ var file_herald_registry_v1_registry_proto_goTypes = []any{
 	(*EventNames)(nil),                       // 35: herald.registry.v1.EventNames
 	(*DeleteSubscriptionRequest)(nil),        // 36: herald.registry.v1.DeleteSubscriptionRequest
 	(*DeleteSubscriptionResponse)(nil),       // 37: herald.registry.v1.DeleteSubscriptionResponse
-	(*RotateSubscriptionSecretRequest)(nil),  // 38: herald.registry.v1.RotateSubscriptionSecretRequest
-	(*RotateSubscriptionSecretResponse)(nil), // 39: herald.registry.v1.RotateSubscriptionSecretResponse
-	(*Delivery)(nil),                         // 40: herald.registry.v1.Delivery
-	(*DeliveryAttempt)(nil),                  // 41: herald.registry.v1.DeliveryAttempt
-	(*ListDeliveriesRequest)(nil),            // 42: herald.registry.v1.ListDeliveriesRequest
-	(*ListDeliveriesResponse)(nil),           // 43: herald.registry.v1.ListDeliveriesResponse
-	(*GetDeliveryRequest)(nil),               // 44: herald.registry.v1.GetDeliveryRequest
-	(*RedeliverRequest)(nil),                 // 45: herald.registry.v1.RedeliverRequest
-	(*RedeliverResponse)(nil),                // 46: herald.registry.v1.RedeliverResponse
-	(*WatchConfigRequest)(nil),               // 47: herald.registry.v1.WatchConfigRequest
-	(*SubscriptionConfig)(nil),               // 48: herald.registry.v1.SubscriptionConfig
-	(*ConfigDeletion)(nil),                   // 49: herald.registry.v1.ConfigDeletion
-	(*WatchConfigResponse)(nil),              // 50: herald.registry.v1.WatchConfigResponse
-	(*timestamppb.Timestamp)(nil),            // 51: google.protobuf.Timestamp
-	(*structpb.Value)(nil),                   // 52: google.protobuf.Value
+	(*VerifySubscriptionRequest)(nil),        // 38: herald.registry.v1.VerifySubscriptionRequest
+	(*VerifySubscriptionResponse)(nil),       // 39: herald.registry.v1.VerifySubscriptionResponse
+	(*RotateSubscriptionSecretRequest)(nil),  // 40: herald.registry.v1.RotateSubscriptionSecretRequest
+	(*RotateSubscriptionSecretResponse)(nil), // 41: herald.registry.v1.RotateSubscriptionSecretResponse
+	(*Delivery)(nil),                         // 42: herald.registry.v1.Delivery
+	(*DeliveryAttempt)(nil),                  // 43: herald.registry.v1.DeliveryAttempt
+	(*ListDeliveriesRequest)(nil),            // 44: herald.registry.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),           // 45: herald.registry.v1.ListDeliveriesResponse
+	(*GetDeliveryRequest)(nil),               // 46: herald.registry.v1.GetDeliveryRequest
+	(*RedeliverRequest)(nil),                 // 47: herald.registry.v1.RedeliverRequest
+	(*RedeliverResponse)(nil),                // 48: herald.registry.v1.RedeliverResponse
+	(*WatchConfigRequest)(nil),               // 49: herald.registry.v1.WatchConfigRequest
+	(*SubscriptionConfig)(nil),               // 50: herald.registry.v1.SubscriptionConfig
+	(*ConfigDeletion)(nil),                   // 51: herald.registry.v1.ConfigDeletion
+	(*WatchConfigResponse)(nil),              // 52: herald.registry.v1.WatchConfigResponse
+	(*timestamppb.Timestamp)(nil),            // 53: google.protobuf.Timestamp
+	(*structpb.Value)(nil),                   // 54: google.protobuf.Value
 }
 var file_herald_registry_v1_registry_proto_depIdxs = []int32{
-	51, // 0: herald.registry.v1.App.create_time:type_name -> google.protobuf.Timestamp
-	51, // 1: herald.registry.v1.App.update_time:type_name -> google.protobuf.Timestamp
+	53, // 0: herald.registry.v1.App.create_time:type_name -> google.protobuf.Timestamp
+	53, // 1: herald.registry.v1.App.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 2: herald.registry.v1.UpdateAppRequest.permissions:type_name -> herald.registry.v1.PermissionSet
 	1,  // 3: herald.registry.v1.ListAppsResponse.apps:type_name -> herald.registry.v1.App
 	8,  // 4: herald.registry.v1.ListAppsResponse.meta:type_name -> herald.registry.v1.PageMeta
-	51, // 5: herald.registry.v1.AppConfig.create_time:type_name -> google.protobuf.Timestamp
-	51, // 6: herald.registry.v1.AppConfig.update_time:type_name -> google.protobuf.Timestamp
-	52, // 7: herald.registry.v1.Event.filter_logic:type_name -> google.protobuf.Value
-	51, // 8: herald.registry.v1.Event.create_time:type_name -> google.protobuf.Timestamp
-	51, // 9: herald.registry.v1.Event.update_time:type_name -> google.protobuf.Timestamp
+	53, // 5: herald.registry.v1.AppConfig.create_time:type_name -> google.protobuf.Timestamp
+	53, // 6: herald.registry.v1.AppConfig.update_time:type_name -> google.protobuf.Timestamp
+	54, // 7: herald.registry.v1.Event.filter_logic:type_name -> google.protobuf.Value
+	53, // 8: herald.registry.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	53, // 9: herald.registry.v1.Event.update_time:type_name -> google.protobuf.Timestamp
 	13, // 10: herald.registry.v1.RegisterEventsRequest.events:type_name -> herald.registry.v1.Event
 	13, // 11: herald.registry.v1.RegisterEventsResponse.events:type_name -> herald.registry.v1.Event
 	13, // 12: herald.registry.v1.GetPublisherEventsResponse.events:type_name -> herald.registry.v1.Event
 	8,  // 13: herald.registry.v1.GetPublisherEventsResponse.meta:type_name -> herald.registry.v1.PageMeta
 	19, // 14: herald.registry.v1.UpdatePublisherEventsRequest.events:type_name -> herald.registry.v1.EventPatch
-	52, // 15: herald.registry.v1.EventPatch.filter_logic:type_name -> google.protobuf.Value
+	54, // 15: herald.registry.v1.EventPatch.filter_logic:type_name -> google.protobuf.Value
 	13, // 16: herald.registry.v1.UpdatePublisherEventsResponse.events:type_name -> herald.registry.v1.Event
 	13, // 17: herald.registry.v1.Publisher.events:type_name -> herald.registry.v1.Event
 	25, // 18: herald.registry.v1.ListPublishersResponse.publishers:type_name -> herald.registry.v1.Publisher
-	52, // 19: herald.registry.v1.Subscription.filter_logic:type_name -> google.protobuf.Value
+	54, // 19: herald.registry.v1.Subscription.filter_logic:type_name -> google.protobuf.Value
 	27, // 20: herald.registry.v1.Subscription.options:type_name -> herald.registry.v1.SubscriptionOptions
-	51, // 21: herald.registry.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	51, // 22: herald.registry.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	51, // 23: herald.registry.v1.Subscription.secret_rotate_time:type_name -> google.protobuf.Timestamp
-	52, // 24: herald.registry.v1.CreateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
+	53, // 21: herald.registry.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	53, // 22: herald.registry.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	53, // 23: herald.registry.v1.Subscription.secret_rotate_time:type_name -> google.protobuf.Timestamp
+	54, // 24: herald.registry.v1.CreateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
 	27, // 25: herald.registry.v1.CreateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
 	28, // 26: herald.registry.v1.CreateSubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
 	28, // 27: herald.registry.v1.ListSubscriptionsResponse.subscriptions:type_name -> herald.registry.v1.Subscription
 	8,  // 28: herald.registry.v1.ListSubscriptionsResponse.meta:type_name -> herald.registry.v1.PageMeta
 	35, // 29: herald.registry.v1.UpdateSubscriptionRequest.events:type_name -> herald.registry.v1.EventNames
-	52, // 30: herald.registry.v1.UpdateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
+	54, // 30: herald.registry.v1.UpdateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
 	27, // 31: herald.registry.v1.UpdateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
-	51, // 32: herald.registry.v1.RotateSubscriptionSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	51, // 33: herald.registry.v1.Delivery.event_time:type_name -> google.protobuf.Timestamp
-	51, // 34: herald.registry.v1.Delivery.last_attempt_time:type_name -> google.protobuf.Timestamp
-	51, // 35: herald.registry.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	51, // 36: herald.registry.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	41, // 37: herald.registry.v1.Delivery.attempts:type_name -> herald.registry.v1.DeliveryAttempt
-	51, // 38: herald.registry.v1.DeliveryAttempt.time:type_name -> google.protobuf.Timestamp
-	51, // 39: herald.registry.v1.DeliveryAttempt.next_attempt_time:type_name -> google.protobuf.Timestamp
-	40, // 40: herald.registry.v1.ListDeliveriesResponse.deliveries:type_name -> herald.registry.v1.Delivery
-	8,  // 41: herald.registry.v1.ListDeliveriesResponse.meta:type_name -> herald.registry.v1.PageMeta
-	28, // 42: herald.registry.v1.SubscriptionConfig.subscription:type_name -> herald.registry.v1.Subscription
-	51, // 43: herald.registry.v1.SubscriptionConfig.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 44: herald.registry.v1.ConfigDeletion.kind:type_name -> herald.registry.v1.ConfigKind
-	1,  // 45: herald.registry.v1.WatchConfigResponse.apps:type_name -> herald.registry.v1.App
-	9,  // 46: herald.registry.v1.WatchConfigResponse.app_configs:type_name -> herald.registry.v1.AppConfig
-	13, // 47: herald.registry.v1.WatchConfigResponse.events:type_name -> herald.registry.v1.Event
-	48, // 48: herald.registry.v1.WatchConfigResponse.subscriptions:type_name -> herald.registry.v1.SubscriptionConfig
-	49, // 49: herald.registry.v1.WatchConfigResponse.deletions:type_name -> herald.registry.v1.ConfigDeletion
-	2,  // 50: herald.registry.v1.RegistryService.CreateApp:input_type -> herald.registry.v1.CreateAppRequest
-	4,  // 51: herald.registry.v1.RegistryService.UpdateApp:input_type -> herald.registry.v1.UpdateAppRequest
-	6,  // 52: herald.registry.v1.RegistryService.ListApps:input_type -> herald.registry.v1.ListAppsRequest
-	10, // 53: herald.registry.v1.RegistryService.CreateAppConfig:input_type -> herald.registry.v1.CreateAppConfigRequest
-	12, // 54: herald.registry.v1.RegistryService.GetAppConfig:input_type -> herald.registry.v1.GetAppConfigRequest
-	14, // 55: herald.registry.v1.RegistryService.RegisterEvents:input_type -> herald.registry.v1.RegisterEventsRequest
-	16, // 56: herald.registry.v1.RegistryService.GetPublisherEvents:input_type -> herald.registry.v1.GetPublisherEventsRequest
-	18, // 57: herald.registry.v1.RegistryService.UpdatePublisherEvents:input_type -> herald.registry.v1.UpdatePublisherEventsRequest
-	21, // 58: herald.registry.v1.RegistryService.BulkDeleteEvents:input_type -> herald.registry.v1.BulkDeleteEventsRequest
-	23, // 59: herald.registry.v1.RegistryService.RemoveEvents:input_type -> herald.registry.v1.RemoveEventsRequest
-	24, // 60: herald.registry.v1.RegistryService.ListPublishers:input_type -> herald.registry.v1.ListPublishersRequest
-	29, // 61: herald.registry.v1.RegistryService.CreateSubscription:input_type -> herald.registry.v1.CreateSubscriptionRequest
-	31, // 62: herald.registry.v1.RegistryService.ListSubscriptions:input_type -> herald.registry.v1.ListSubscriptionsRequest
-	33, // 63: herald.registry.v1.RegistryService.GetSubscription:input_type -> herald.registry.v1.GetSubscriptionRequest
-	34, // 64: herald.registry.v1.RegistryService.UpdateSubscription:input_type -> herald.registry.v1.UpdateSubscriptionRequest
-	36, // 65: herald.registry.v1.RegistryService.DeleteSubscription:input_type -> herald.registry.v1.DeleteSubscriptionRequest
-	38, // 66: herald.registry.v1.RegistryService.RotateSubscriptionSecret:input_type -> herald.registry.v1.RotateSubscriptionSecretRequest
-	42, // 67: herald.registry.v1.RegistryService.ListDeliveries:input_type -> herald.registry.v1.ListDeliveriesRequest
-	44, // 68: herald.registry.v1.RegistryService.GetDelivery:input_type -> herald.registry.v1.GetDeliveryRequest
-	45, // 69: herald.registry.v1.RegistryService.Redeliver:input_type -> herald.registry.v1.RedeliverRequest
-	47, // 70: herald.registry.v1.RegistryService.WatchConfig:input_type -> herald.registry.v1.WatchConfigRequest
-	3,  // 71: herald.registry.v1.RegistryService.CreateApp:output_type -> herald.registry.v1.CreateAppResponse
-	1,  // 72: herald.registry.v1.RegistryService.UpdateApp:output_type -> herald.registry.v1.App
-	7,  // 73: herald.registry.v1.RegistryService.ListApps:output_type -> herald.registry.v1.ListAppsResponse
-	11, // 74: herald.registry.v1.RegistryService.CreateAppConfig:output_type -> herald.registry.v1.CreateAppConfigResponse
-	9,  // 75: herald.registry.v1.RegistryService.GetAppConfig:output_type -> herald.registry.v1.AppConfig
-	15, // 76: herald.registry.v1.RegistryService.RegisterEvents:output_type -> herald.registry.v1.RegisterEventsResponse
-	17, // 77: herald.registry.v1.RegistryService.GetPublisherEvents:output_type -> herald.registry.v1.GetPublisherEventsResponse
-	20, // 78: herald.registry.v1.RegistryService.UpdatePublisherEvents:output_type -> herald.registry.v1.UpdatePublisherEventsResponse
-	22, // 79: herald.registry.v1.RegistryService.BulkDeleteEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
-	22, // 80: herald.registry.v1.RegistryService.RemoveEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
-	26, // 81: herald.registry.v1.RegistryService.ListPublishers:output_type -> herald.registry.v1.ListPublishersResponse
-	30, // 82: herald.registry.v1.RegistryService.CreateSubscription:output_type -> herald.registry.v1.CreateSubscriptionResponse
-	32, // 83: herald.registry.v1.RegistryService.ListSubscriptions:output_type -> herald.registry.v1.ListSubscriptionsResponse
-	28, // 84: herald.registry.v1.RegistryService.GetSubscription:output_type -> herald.registry.v1.Subscription
-	28, // 85: herald.registry.v1.RegistryService.UpdateSubscription:output_type -> herald.registry.v1.Subscription
-	37, // 86: herald.registry.v1.RegistryService.DeleteSubscription:output_type -> herald.registry.v1.DeleteSubscriptionResponse
-	39, // 87: herald.registry.v1.RegistryService.RotateSubscriptionSecret:output_type -> herald.registry.v1.RotateSubscriptionSecretResponse
-	43, // 88: herald.registry.v1.RegistryService.ListDeliveries:output_type -> herald.registry.v1.ListDeliveriesResponse
-	40, // 89: herald.registry.v1.RegistryService.GetDelivery:output_type -> herald.registry.v1.Delivery
-	46, // 90: herald.registry.v1.RegistryService.Redeliver:output_type -> herald.registry.v1.RedeliverResponse
-	50, // 91: herald.registry.v1.RegistryService.WatchConfig:output_type -> herald.registry.v1.WatchConfigResponse
-	71, // [71:92] is the sub-list for method output_type
-	50, // [50:71] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	28, // 32: herald.registry.v1.VerifySubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
+	53, // 33: herald.registry.v1.RotateSubscriptionSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	53, // 34: herald.registry.v1.Delivery.event_time:type_name -> google.protobuf.Timestamp
+	53, // 35: herald.registry.v1.Delivery.last_attempt_time:type_name -> google.protobuf.Timestamp
+	53, // 36: herald.registry.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	53, // 37: herald.registry.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	43, // 38: herald.registry.v1.Delivery.attempts:type_name -> herald.registry.v1.DeliveryAttempt
+	53, // 39: herald.registry.v1.DeliveryAttempt.time:type_name -> google.protobuf.Timestamp
+	53, // 40: herald.registry.v1.DeliveryAttempt.next_attempt_time:type_name -> google.protobuf.Timestamp
+	42, // 41: herald.registry.v1.ListDeliveriesResponse.deliveries:type_name -> herald.registry.v1.Delivery
+	8,  // 42: herald.registry.v1.ListDeliveriesResponse.meta:type_name -> herald.registry.v1.PageMeta
+	28, // 43: herald.registry.v1.SubscriptionConfig.subscription:type_name -> herald.registry.v1.Subscription
+	53, // 44: herald.registry.v1.SubscriptionConfig.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 45: herald.registry.v1.ConfigDeletion.kind:type_name -> herald.registry.v1.ConfigKind
+	1,  // 46: herald.registry.v1.WatchConfigResponse.apps:type_name -> herald.registry.v1.App
+	9,  // 47: herald.registry.v1.WatchConfigResponse.app_configs:type_name -> herald.registry.v1.AppConfig
+	13, // 48: herald.registry.v1.WatchConfigResponse.events:type_name -> herald.registry.v1.Event
+	50, // 49: herald.registry.v1.WatchConfigResponse.subscriptions:type_name -> herald.registry.v1.SubscriptionConfig
+	51, // 50: herald.registry.v1.WatchConfigResponse.deletions:type_name -> herald.registry.v1.ConfigDeletion
+	2,  // 51: herald.registry.v1.RegistryService.CreateApp:input_type -> herald.registry.v1.CreateAppRequest
+	4,  // 52: herald.registry.v1.RegistryService.UpdateApp:input_type -> herald.registry.v1.UpdateAppRequest
+	6,  // 53: herald.registry.v1.RegistryService.ListApps:input_type -> herald.registry.v1.ListAppsRequest
+	10, // 54: herald.registry.v1.RegistryService.CreateAppConfig:input_type -> herald.registry.v1.CreateAppConfigRequest
+	12, // 55: herald.registry.v1.RegistryService.GetAppConfig:input_type -> herald.registry.v1.GetAppConfigRequest
+	14, // 56: herald.registry.v1.RegistryService.RegisterEvents:input_type -> herald.registry.v1.RegisterEventsRequest
+	16, // 57: herald.registry.v1.RegistryService.GetPublisherEvents:input_type -> herald.registry.v1.GetPublisherEventsRequest
+	18, // 58: herald.registry.v1.RegistryService.UpdatePublisherEvents:input_type -> herald.registry.v1.UpdatePublisherEventsRequest
+	21, // 59: herald.registry.v1.RegistryService.BulkDeleteEvents:input_type -> herald.registry.v1.BulkDeleteEventsRequest
+	23, // 60: herald.registry.v1.RegistryService.RemoveEvents:input_type -> herald.registry.v1.RemoveEventsRequest
+	24, // 61: herald.registry.v1.RegistryService.ListPublishers:input_type -> herald.registry.v1.ListPublishersRequest
+	29, // 62: herald.registry.v1.RegistryService.CreateSubscription:input_type -> herald.registry.v1.CreateSubscriptionRequest
+	31, // 63: herald.registry.v1.RegistryService.ListSubscriptions:input_type -> herald.registry.v1.ListSubscriptionsRequest
+	33, // 64: herald.registry.v1.RegistryService.GetSubscription:input_type -> herald.registry.v1.GetSubscriptionRequest
+	34, // 65: herald.registry.v1.RegistryService.UpdateSubscription:input_type -> herald.registry.v1.UpdateSubscriptionRequest
+	36, // 66: herald.registry.v1.RegistryService.DeleteSubscription:input_type -> herald.registry.v1.DeleteSubscriptionRequest
+	40, // 67: herald.registry.v1.RegistryService.RotateSubscriptionSecret:input_type -> herald.registry.v1.RotateSubscriptionSecretRequest
+	38, // 68: herald.registry.v1.RegistryService.VerifySubscription:input_type -> herald.registry.v1.VerifySubscriptionRequest
+	44, // 69: herald.registry.v1.RegistryService.ListDeliveries:input_type -> herald.registry.v1.ListDeliveriesRequest
+	46, // 70: herald.registry.v1.RegistryService.GetDelivery:input_type -> herald.registry.v1.GetDeliveryRequest
+	47, // 71: herald.registry.v1.RegistryService.Redeliver:input_type -> herald.registry.v1.RedeliverRequest
+	49, // 72: herald.registry.v1.RegistryService.WatchConfig:input_type -> herald.registry.v1.WatchConfigRequest
+	3,  // 73: herald.registry.v1.RegistryService.CreateApp:output_type -> herald.registry.v1.CreateAppResponse
+	1,  // 74: herald.registry.v1.RegistryService.UpdateApp:output_type -> herald.registry.v1.App
+	7,  // 75: herald.registry.v1.RegistryService.ListApps:output_type -> herald.registry.v1.ListAppsResponse
+	11, // 76: herald.registry.v1.RegistryService.CreateAppConfig:output_type -> herald.registry.v1.CreateAppConfigResponse
+	9,  // 77: herald.registry.v1.RegistryService.GetAppConfig:output_type -> herald.registry.v1.AppConfig
+	15, // 78: herald.registry.v1.RegistryService.RegisterEvents:output_type -> herald.registry.v1.RegisterEventsResponse
+	17, // 79: herald.registry.v1.RegistryService.GetPublisherEvents:output_type -> herald.registry.v1.GetPublisherEventsResponse
+	20, // 80: herald.registry.v1.RegistryService.UpdatePublisherEvents:output_type -> herald.registry.v1.UpdatePublisherEventsResponse
+	22, // 81: herald.registry.v1.RegistryService.BulkDeleteEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
+	22, // 82: herald.registry.v1.RegistryService.RemoveEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
+	26, // 83: herald.registry.v1.RegistryService.ListPublishers:output_type -> herald.registry.v1.ListPublishersResponse
+	30, // 84: herald.registry.v1.RegistryService.CreateSubscription:output_type -> herald.registry.v1.CreateSubscriptionResponse
+	32, // 85: herald.registry.v1.RegistryService.ListSubscriptions:output_type -> herald.registry.v1.ListSubscriptionsResponse
+	28, // 86: herald.registry.v1.RegistryService.GetSubscription:output_type -> herald.registry.v1.Subscription
+	28, // 87: herald.registry.v1.RegistryService.UpdateSubscription:output_type -> herald.registry.v1.Subscription
+	37, // 88: herald.registry.v1.RegistryService.DeleteSubscription:output_type -> herald.registry.v1.DeleteSubscriptionResponse
+	41, // 89: herald.registry.v1.RegistryService.RotateSubscriptionSecret:output_type -> herald.registry.v1.RotateSubscriptionSecretResponse
+	39, // 90: herald.registry.v1.RegistryService.VerifySubscription:output_type -> herald.registry.v1.VerifySubscriptionResponse
+	45, // 91: herald.registry.v1.RegistryService.ListDeliveries:output_type -> herald.registry.v1.ListDeliveriesResponse
+	42, // 92: herald.registry.v1.RegistryService.GetDelivery:output_type -> herald.registry.v1.Delivery
+	48, // 93: herald.registry.v1.RegistryService.Redeliver:output_type -> herald.registry.v1.RedeliverResponse
+	52, // 94: herald.registry.v1.RegistryService.WatchConfig:output_type -> herald.registry.v1.WatchConfigResponse
+	73, // [73:95] is the sub-list for method output_type
+	51, // [51:73] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_herald_registry_v1_registry_proto_init() }
@@ -3808,7 +3936,7 @@ func file_herald_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_herald_registry_v1_registry_proto_rawDesc), len(file_herald_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   50,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,6 +43,7 @@ const (
 	RegistryService_UpdateSubscription_FullMethodName       = "/herald.registry.v1.RegistryService/UpdateSubscription"
 	RegistryService_DeleteSubscription_FullMethodName       = "/herald.registry.v1.RegistryService/DeleteSubscription"
 	RegistryService_RotateSubscriptionSecret_FullMethodName = "/herald.registry.v1.RegistryService/RotateSubscriptionSecret"
+	RegistryService_VerifySubscription_FullMethodName       = "/herald.registry.v1.RegistryService/VerifySubscription"
 	RegistryService_ListDeliveries_FullMethodName           = "/herald.registry.v1.RegistryService/ListDeliveries"
 	RegistryService_GetDelivery_FullMethodName              = "/herald.registry.v1.RegistryService/GetDelivery"
 	RegistryService_Redeliver_FullMethodName                = "/herald.registry.v1.RegistryService/Redeliver"
@@ -78,6 +79,9 @@ type RegistryServiceClient interface {
 	UpdateSubscription(ctx context.Context, in *UpdateSubscriptionRequest, opts ...grpc.CallOption) (*Subscription, error)
 	DeleteSubscription(ctx context.Context, in *DeleteSubscriptionRequest, opts ...grpc.CallOption) (*DeleteSubscriptionResponse, error)
 	RotateSubscriptionSecret(ctx context.Context, in *RotateSubscriptionSecretRequest, opts ...grpc.CallOption) (*RotateSubscriptionSecretResponse, error)
+	// VerifySubscription checks the endpoint again (HEAD, then GET on 405); an unverified or
+	// disabled subscription becomes active when it passes.
+	VerifySubscription(ctx context.Context, in *VerifySubscriptionRequest, opts ...grpc.CallOption) (*VerifySubscriptionResponse, error)
 	// Delivery log (subscriber): every delivery of a subscription and each attempt the
 	// dispatcher made, as recorded from herald.attempts.
 	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
@@ -269,6 +273,16 @@ func (c *registryServiceClient) RotateSubscriptionSecret(ctx context.Context, in
 	return out, nil
 }
 
+func (c *registryServiceClient) VerifySubscription(ctx context.Context, in *VerifySubscriptionRequest, opts ...grpc.CallOption) (*VerifySubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifySubscriptionResponse)
+	err := c.cc.Invoke(ctx, RegistryService_VerifySubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryServiceClient) ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListDeliveriesResponse)
@@ -347,6 +361,9 @@ type RegistryServiceServer interface {
 	UpdateSubscription(context.Context, *UpdateSubscriptionRequest) (*Subscription, error)
 	DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*DeleteSubscriptionResponse, error)
 	RotateSubscriptionSecret(context.Context, *RotateSubscriptionSecretRequest) (*RotateSubscriptionSecretResponse, error)
+	// VerifySubscription checks the endpoint again (HEAD, then GET on 405); an unverified or
+	// disabled subscription becomes active when it passes.
+	VerifySubscription(context.Context, *VerifySubscriptionRequest) (*VerifySubscriptionResponse, error)
 	// Delivery log (subscriber): every delivery of a subscription and each attempt the
 	// dispatcher made, as recorded from herald.attempts.
 	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
@@ -418,6 +435,9 @@ func (UnimplementedRegistryServiceServer) DeleteSubscription(context.Context, *D
 }
 func (UnimplementedRegistryServiceServer) RotateSubscriptionSecret(context.Context, *RotateSubscriptionSecretRequest) (*RotateSubscriptionSecretResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateSubscriptionSecret not implemented")
+}
+func (UnimplementedRegistryServiceServer) VerifySubscription(context.Context, *VerifySubscriptionRequest) (*VerifySubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifySubscription not implemented")
 }
 func (UnimplementedRegistryServiceServer) ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDeliveries not implemented")
@@ -758,6 +778,24 @@ func _RegistryService_RotateSubscriptionSecret_Handler(srv interface{}, ctx cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_VerifySubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifySubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).VerifySubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_VerifySubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).VerifySubscription(ctx, req.(*VerifySubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_ListDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListDeliveriesRequest)
 	if err := dec(in); err != nil {
@@ -897,6 +935,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RotateSubscriptionSecret",
 			Handler:    _RegistryService_RotateSubscriptionSecret_Handler,
+		},
+		{
+			MethodName: "VerifySubscription",
+			Handler:    _RegistryService_VerifySubscription_Handler,
 		},
 		{
 			MethodName: "ListDeliveries",

@@ -55,6 +55,8 @@ const (
 	StatusActive   = "active"
 	StatusPaused   = "paused"
 	StatusDisabled = "disabled"
+	// StatusUnverified: the endpoint did not pass verification; nothing is delivered until it does.
+	StatusUnverified = "unverified"
 )
 
 // Subscription sends a subscriber app the events of one publisher app on one topic. Secrets are
