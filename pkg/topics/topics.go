@@ -9,6 +9,8 @@ const (
 	Invalid    = "herald.invalid"
 	Attempts   = "herald.attempts"
 	Dead       = "herald.dead"
+	// Replays carries replay requests from the registry to the matchers (key = replay id).
+	Replays = "herald.replays"
 	// RetryPrefix starts the retry tier topics: herald.retry.1m, herald.retry.5m, …
 	RetryPrefix = "herald.retry."
 )

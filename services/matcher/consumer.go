@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/topics"
 	"github.com/heraldhq/herald/pkg/worker"
+	deliveryv1 "github.com/heraldhq/herald/proto/herald/delivery/v1"
 	"github.com/segmentio/kafka-go"
 	"google.golang.org/protobuf/proto"
 )
@@ -133,26 +134,12 @@ func (c *consumer) match(idx *Index, msg kafka.Message, now time.Time) []kafka.M
 	logical, _ := c.names.Logical(msg.Topic)
 	c.m.consumed.WithLabelValues(logical).Inc()
 	c.m.lag.WithLabelValues(logical, strconv.Itoa(msg.Partition)).Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
-	headers := make(map[string]string, len(msg.Headers))
-	for _, h := range msg.Headers {
-		headers[h.Key] = string(h.Value)
-	}
-	res := c.rules.Match(idx, Input{Topic: logical, Partition: msg.Partition, Offset: msg.Offset, Time: msg.Time, Value: msg.Value, Headers: headers}, now)
+	res := c.rules.Match(idx, inputOf(logical, msg), now)
 	c.m.matched.Add(float64(res.Matched))
 	c.m.filtered.Add(float64(res.Filtered))
 	out := make([]kafka.Message, 0, len(res.Jobs)+1)
 	for _, job := range res.Jobs {
-		value, err := proto.Marshal(job)
-		if err != nil { // a Job always marshals; this would be a programming error
-			c.log.Error("matcher: encoding a job failed", "err", err)
-			continue
-		}
-		out = append(out, kafka.Message{
-			Topic:   c.names.Topic(topics.Deliveries),
-			Key:     []byte(job.GetSubscriptionId()),
-			Value:   value,
-			Headers: []kafka.Header{{Key: HeaderDeliveryID, Value: []byte(job.GetDeliveryId())}},
-		})
+		out = append(out, c.jobMessage(job))
 	}
 	if res.Invalid != "" {
 		c.m.invalid.Inc()
@@ -175,6 +162,26 @@ func (c *consumer) match(idx *Index, msg kafka.Message, now time.Time) []kafka.M
 		out = append(out, q)
 	}
 	return out
+}
+
+// inputOf is a fetched message as the matching rules see it.
+func inputOf(logical string, msg kafka.Message) Input {
+	headers := make(map[string]string, len(msg.Headers))
+	for _, h := range msg.Headers {
+		headers[h.Key] = string(h.Value)
+	}
+	return Input{Topic: logical, Partition: msg.Partition, Offset: msg.Offset, Time: msg.Time, Value: msg.Value, Headers: headers}
+}
+
+// jobMessage is a job as produced to herald.deliveries, keyed by its subscription.
+func (c *consumer) jobMessage(job *deliveryv1.Job) kafka.Message {
+	value, _ := proto.Marshal(job) // a Job always marshals
+	return kafka.Message{
+		Topic:   c.names.Topic(topics.Deliveries),
+		Key:     []byte(job.GetSubscriptionId()),
+		Value:   value,
+		Headers: []kafka.Header{{Key: HeaderDeliveryID, Value: []byte(job.GetDeliveryId())}},
+	}
 }
 
 // produce writes msgs until Kafka has acknowledged all of them, retrying what failed.

@@ -14,7 +14,11 @@ type Index struct {
 	// Version is the WatchConfig version the index reflects.
 	Version int64
 	byType  map[typeKey][]*eventEntry
+	subs    map[string]bool // subscriptions that may receive something now
 }
+
+// hasSubscription reports whether the subscription is active, permitted and known.
+func (idx *Index) hasSubscription(id string) bool { return idx.subs[id] }
 
 type typeKey struct{ topic, eventType string }
 
@@ -126,7 +130,7 @@ func (s *state) apply(m *registryv1.WatchConfigResponse) []error {
 // index builds the lookup structure. Rules are already compiled, so this is a regrouping:
 // linear in the size of the configuration, and done once per change, not per message.
 func (s *state) index() *Index {
-	idx := &Index{Version: s.version, byType: make(map[typeKey][]*eventEntry, len(s.events))}
+	idx := &Index{Version: s.version, byType: make(map[typeKey][]*eventEntry, len(s.events)), subs: make(map[string]bool, len(s.subs))}
 	type evKey struct{ appID, topic, name string }
 	byName := make(map[evKey]*eventEntry, len(s.events))
 	for _, ce := range s.events {
@@ -141,6 +145,7 @@ func (s *state) index() *Index {
 		if sub.GetStatus() != "active" || !s.allowed(sub) {
 			continue
 		}
+		idx.subs[sub.GetId()] = true
 		for _, name := range sub.GetEvents() {
 			if entry := byName[evKey{sub.GetAppId(), sub.GetTopic(), name}]; entry != nil {
 				entry.subs = append(entry.subs, &subEntry{id: sub.GetId(), rule: cs.rule})

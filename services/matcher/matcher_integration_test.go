@@ -51,7 +51,8 @@ func newWorld(t *testing.T) *world {
 	cfg.HTTPAddr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.MongoURI, cfg.MongoDatabase, cfg.MongoMaxPoolSize = uri, testenv.UniqueName("matcher_"), 1
 	cfg.AdminToken, cfg.SecretKeys, cfg.WatchPollInterval = adminToken, secretbox.NewKey(), 50*time.Millisecond
-	cfg.VerifyEndpoints = false // the subscriptions' hosts do not exist; nothing is delivered here
+	cfg.VerifyEndpoints = false                                   // the subscriptions' hosts do not exist; nothing is delivered here
+	cfg.KafkaBrokers, cfg.TopicPrefix = w.brokers, w.names.Prefix // replays go through herald.replays
 	w.regCfg = cfg
 	w.startRegistry()
 	t.Cleanup(func() {
@@ -63,7 +64,7 @@ func newWorld(t *testing.T) *world {
 	})
 	var all []string
 	all = append(all, w.names.InputTopics()...)
-	all = append(all, w.names.Topic(topics.Deliveries), w.names.Topic(topics.Invalid))
+	all = append(all, w.names.Topic(topics.Deliveries), w.names.Topic(topics.Invalid), w.names.Topic(topics.Replays), w.names.Topic(topics.Attempts))
 	createTopics(t, w.brokers[0], all...)
 	return w
 }
@@ -122,6 +123,23 @@ func (w *world) api(method, path, key string, body any) map[string]any {
 	}
 	d, _ := out["data"].(map[string]any)
 	return d
+}
+
+// apiStatus makes a call that is expected to fail and returns its status and error.
+func (w *world) apiStatus(method, path, key string, body any) (int, map[string]any) {
+	w.t.Helper()
+	buf, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, w.base+path, bytes.NewReader(buf))
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	e, _ := out["error"].(map[string]any)
+	return res.StatusCode, e
 }
 
 // setupOS1 registers the OS1 example events and subscribes one app to each.
@@ -476,4 +494,88 @@ func TestRestartResumesWithoutLoss(t *testing.T) {
 		t.Fatalf("jobs for %d inputs, want %d", len(inputs), total)
 	}
 	t.Logf("first handled %d, second %d; %d jobs for %d inputs (%d duplicates, same ids)", first.Handled(), second.Handled(), len(jobs), total, len(jobs)-total)
+}
+
+func TestReplayAndBackfill(t *testing.T) {
+	w := newWorld(t)
+	w.setupOS1()
+	m := w.startMatcher(testenv.UniqueName("g"))
+	t0 := time.Now().Add(-time.Second).UTC()
+	w.produce("participant", event("e1", "userCreatedEvent", ""), event("e2", "userUpdatedEvent", ""), event("e3", "userCreatedEvent", ""))
+	eventually(t, "the events are handled live", func() bool { return m.Handled() >= 3 })
+	live := w.jobs()
+	if len(live) != 3 {
+		t.Fatalf("%d live jobs, want 3", len(live))
+	}
+
+	// Backfill: a subscription created after the events gets them.
+	created := w.api("POST", "/v1/subscriptions", w.subKey, map[string]any{"appId": w.pubID, "topic": "participant",
+		"events": []string{"usercreated"}, "url": "https://crm.example.com/late", "backfillFrom": t0.Format(time.RFC3339Nano)})
+	late := created["id"].(string)
+	backfill := created["backfill"].(map[string]any)
+	waitReplay := func(id string) map[string]any {
+		var r map[string]any
+		eventually(t, "replay "+id+" finishes", func() bool {
+			r = w.api("GET", "/v1/replays/"+id, w.subKey, nil)
+			return r["status"] == "done" || r["status"] == "failed"
+		})
+		return r
+	}
+	if r := waitReplay(backfill["id"].(string)); r["status"] != "done" || r["jobsProduced"] != "2" {
+		t.Fatalf("backfill = %v", r) // int64 fields are strings in proto JSON
+	}
+
+	// Replay of an existing subscription: the same delivery ids, marked as replays.
+	orig := w.subscribe["usercreated"]
+	r := w.api("POST", "/v1/subscriptions/"+orig+":replay", w.subKey, map[string]any{"from": t0.Format(time.RFC3339Nano)})
+	if done := waitReplay(r["id"].(string)); done["status"] != "done" || done["messagesRead"] == "0" {
+		t.Fatalf("replay = %v", done)
+	}
+	byID := map[string]int{}
+	var replayed, backfilled int
+	for _, j := range w.jobs() {
+		byID[j.GetDeliveryId()]++
+		if j.GetReplay() {
+			switch j.GetSubscriptionId() {
+			case orig:
+				replayed++
+			case late:
+				backfilled++
+			default:
+				t.Fatalf("a replay produced a job for another subscription: %v", j)
+			}
+		}
+	}
+	if replayed != 2 || backfilled != 2 {
+		t.Fatalf("%d replayed and %d backfilled jobs, want 2 and 2", replayed, backfilled)
+	}
+	for _, j := range live {
+		if j.GetSubscriptionId() == orig && byID[j.GetDeliveryId()] != 2 {
+			t.Fatalf("the replay of %s did not reuse its delivery id", j.GetDeliveryId())
+		}
+	}
+
+	// Bad requests name the field; replays belong to their subscriber.
+	for _, c := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{}, "from"},
+		{map[string]any{"from": time.Now().Add(time.Hour).Format(time.RFC3339)}, "from"},
+		{map[string]any{"from": time.Now().Add(-8 * 24 * time.Hour).Format(time.RFC3339)}, "from"},
+		{map[string]any{"from": "yesterday"}, "from"},
+	} {
+		if code, e := w.apiStatus("POST", "/v1/subscriptions/"+orig+":replay", w.subKey, c.body); code != 400 || e["field"] != c.field {
+			t.Errorf("%v: %d %v, want 400 naming %s", c.body, code, e, c.field)
+		}
+	}
+	if code, _ := w.apiStatus("GET", "/v1/replays/"+r["id"].(string), w.pubKey, nil); code != 404 {
+		t.Errorf("another app read the replay: %d", code)
+	}
+	if code, _ := w.apiStatus("POST", "/v1/subscriptions/"+orig+":replay", w.pubKey, map[string]any{"from": t0.Format(time.RFC3339)}); code != 404 {
+		t.Errorf("another app replayed the subscription: %d", code)
+	}
+	if c := w.api("POST", "/v1/replays/"+r["id"].(string)+":cancel", w.subKey, nil); c["status"] != "done" {
+		t.Errorf("cancelling a finished replay changed it: %v", c)
+	}
 }

@@ -32,6 +32,8 @@ type Service struct {
 	reader  *kafka.Reader
 	writer  *kafka.Writer
 	cons    *consumer
+	replays *kafka.Reader
+	replay  *replayer
 	httpLn  net.Listener
 	httpSrv *http.Server
 }
@@ -115,6 +117,16 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		names: names, batch: cfg.BatchSize, grace: cfg.ShutdownTimeout / 2, log: log, m: m,
 	}
 
+	s.replays = kafka.NewReader(kafka.ReaderConfig{
+		Brokers: cfg.KafkaBrokers, GroupID: cfg.GroupID + ".replays", GroupTopics: []string{names.Topic(topics.Replays)},
+		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 500 * time.Millisecond,
+		HeartbeatInterval: 500 * time.Millisecond, JoinGroupBackoff: 500 * time.Millisecond,
+		RebalanceTimeout: 5 * time.Second, SessionTimeout: cfg.SessionTimeout, CommitInterval: 0,
+		// A replay can run for minutes between two fetches; the group keeps the member by heartbeat.
+		WatchPartitionChanges: true,
+	})
+	s.replay = &replayer{r: s.replays, c: s.cons, brokers: cfg.KafkaBrokers, registry: registryv1.NewRegistryServiceClient(conn), token: cfg.AdminToken, log: log}
+
 	mux := http.NewServeMux()
 	(&handler{ready: s.Ready, reg: reg}).routes(mux)
 	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -152,6 +164,14 @@ func (s *Service) Run(ctx context.Context) error {
 			s.log.Info("matcher: configuration loaded; consuming", "version", s.ConfigVersion(), "topics", topics.Names{Prefix: s.cfg.TopicPrefix}.InputTopics())
 			return s.cons.Run(ctx)
 		}),
+		worker.Func("replayer", func(ctx context.Context) error {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.watcher.Ready():
+			}
+			return s.replay.Run(ctx)
+		}),
 		worker.Func("http", func(ctx context.Context) error {
 			go func() {
 				<-ctx.Done()
@@ -169,6 +189,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 func (s *Service) close() {
 	_ = s.reader.Close() // leaves the group, so partitions move at once
+	_ = s.replays.Close()
 	_ = s.writer.Close()
 	_ = s.conn.Close()
 	_ = s.httpLn.Close()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/apikey"
 	"github.com/heraldhq/herald/pkg/secretbox"
+	"github.com/heraldhq/herald/pkg/topics"
 	registryv1 "github.com/heraldhq/herald/proto/herald/registry/v1"
 	"github.com/heraldhq/herald/services/registry/internal/store"
 )
@@ -23,7 +24,8 @@ type API struct {
 	adminToken string
 	hub        *hub
 	log        *slog.Logger
-	jobs       jobWriter // herald.deliveries, for redelivery; nil without Kafka
+	jobs       jobWriter // herald.deliveries and herald.replays; nil without Kafka
+	names      topics.Names
 	verifier   *verifier
 }
 

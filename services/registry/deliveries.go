@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"github.com/heraldhq/herald/pkg/topics"
 	"slices"
 	"strings"
 	"time"
@@ -125,7 +126,7 @@ func (a *API) Redeliver(ctx context.Context, req *registryv1.RedeliverRequest) (
 	wctx, cancel := context.WithTimeout(ctx, redeliverTimeout)
 	defer cancel()
 	err = a.jobs.WriteMessages(wctx, kafka.Message{
-		Key: []byte(d.SubscriptionID), Value: value,
+		Topic: a.names.Topic(topics.Deliveries), Key: []byte(d.SubscriptionID), Value: value,
 		Headers: []kafka.Header{{Key: HeaderDeliveryID, Value: []byte(d.ID)}},
 	})
 	if err != nil {

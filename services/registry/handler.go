@@ -105,6 +105,20 @@ func (h *handler) routes(mux *http.ServeMux) {
 			m.Id = actionID(r)
 			return nil
 		}),
+		"replay": route(h, http.StatusAccepted, a.ReplaySubscription, func(r *http.Request, m *registryv1.ReplaySubscriptionRequest) error {
+			m.Id = actionID(r)
+			return nil
+		}),
+	})
+	mux.Handle("GET /v1/replays/{id}", route(h, http.StatusOK, a.GetReplay, func(r *http.Request, m *registryv1.GetReplayRequest) error {
+		m.Id = r.PathValue("id")
+		return nil
+	}))
+	h.actions(mux, "/v1/replays/{idAction}", map[string]http.Handler{
+		"cancel": route(h, http.StatusOK, a.CancelReplay, func(r *http.Request, m *registryv1.CancelReplayRequest) error {
+			m.Id = actionID(r)
+			return nil
+		}),
 	})
 	h.actions(mux, "/v1/deliveries/{idAction}", map[string]http.Handler{
 		"redeliver": route(h, http.StatusAccepted, a.Redeliver, func(r *http.Request, m *registryv1.RedeliverRequest) error {

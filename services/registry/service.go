@@ -103,15 +103,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Service, error) {
 			WatchPartitionChanges: true, // herald.attempts may be created after the registry starts
 			ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { log.Warn("kafka reader: " + fmt.Sprintf(f, a...)) }),
 		})
-		s.writer = &kafka.Writer{
+		s.writer = &kafka.Writer{ // each message names its topic: herald.deliveries or herald.replays
 			Addr:                   kafka.TCP(cfg.KafkaBrokers...),
-			Topic:                  names.Topic(topics.Deliveries),
 			Balancer:               &kafka.Hash{},
 			RequiredAcks:           kafka.RequireAll,
 			BatchTimeout:           time.Millisecond,
 			AllowAutoTopicCreation: true,
 		}
-		api.jobs = s.writer
+		api.jobs, api.names = s.writer, names
 		s.ingest = &ingester{r: s.reader, api: api, batch: attemptsBatch, grace: cfg.ShutdownTimeout / 2, log: log, m: im, subscribers: map[string]string{}}
 	}
 

@@ -147,7 +147,15 @@ func (a *API) CreateSubscription(ctx context.Context, req *registryv1.CreateSubs
 		return nil, err
 	}
 	a.hub.nudge()
-	return &registryv1.CreateSubscriptionResponse{Id: sub.ID, Secret: secret, Subscription: subscriptionPB(sub)}, nil
+	resp := &registryv1.CreateSubscriptionResponse{Id: sub.ID, Secret: secret, Subscription: subscriptionPB(sub)}
+	if req.GetBackfillFrom() != nil && sub.Status == store.StatusActive {
+		// The subscription exists either way; a backfill that cannot start is reported, not fatal.
+		if resp.Backfill, err = a.startReplay(ctx, sub, req.GetBackfillFrom(), nil, "backfillFrom", "backfillFrom"); err != nil {
+			a.log.Warn("registry: backfill did not start", "subscription", sub.ID, "err", err)
+			resp.Backfill = &registryv1.Replay{SubscriptionId: sub.ID, Status: store.ReplayFailed, Error: err.Error()}
+		}
+	}
+	return resp, nil
 }
 
 // ownSubscription loads a subscription of the calling app; another app's is reported as missing.

@@ -1850,14 +1850,17 @@ func (x *Subscription) GetSecretRotateTime() *timestamppb.Timestamp {
 }
 
 type CreateSubscriptionRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
-	Topic         string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
-	Events        []string               `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
-	Url           string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
-	FilterLogic   *structpb.Value        `protobuf:"bytes,5,opt,name=filter_logic,json=filterLogic,proto3" json:"filter_logic,omitempty"`
-	Options       *SubscriptionOptions   `protobuf:"bytes,6,opt,name=options,proto3" json:"options,omitempty"`
-	Description   string                 `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	AppId       string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	Topic       string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	Events      []string               `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	Url         string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	FilterLogic *structpb.Value        `protobuf:"bytes,5,opt,name=filter_logic,json=filterLogic,proto3" json:"filter_logic,omitempty"`
+	Options     *SubscriptionOptions   `protobuf:"bytes,6,opt,name=options,proto3" json:"options,omitempty"`
+	Description string                 `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	// backfill_from, when set, replays the subscription's events from then to now once it is
+	// created (and active).
+	BackfillFrom  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=backfill_from,json=backfillFrom,proto3" json:"backfill_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1941,12 +1944,21 @@ func (x *CreateSubscriptionRequest) GetDescription() string {
 	return ""
 }
 
+func (x *CreateSubscriptionRequest) GetBackfillFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.BackfillFrom
+	}
+	return nil
+}
+
 type CreateSubscriptionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// secret (`whsec_…`) is returned once; Herald stores it encrypted.
-	Secret        string        `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
-	Subscription  *Subscription `protobuf:"bytes,3,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	Secret       string        `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	Subscription *Subscription `protobuf:"bytes,3,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	// backfill is the replay started for backfill_from.
+	Backfill      *Replay `protobuf:"bytes,4,opt,name=backfill,proto3" json:"backfill,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1998,6 +2010,13 @@ func (x *CreateSubscriptionResponse) GetSecret() string {
 func (x *CreateSubscriptionResponse) GetSubscription() *Subscription {
 	if x != nil {
 		return x.Subscription
+	}
+	return nil
+}
+
+func (x *CreateSubscriptionResponse) GetBackfill() *Replay {
+	if x != nil {
+		return x.Backfill
 	}
 	return nil
 }
@@ -2490,6 +2509,349 @@ func (x *VerifySubscriptionResponse) GetSubscription() *Subscription {
 	return nil
 }
 
+// Replay is a bounded re-read of the input topics for one subscription.
+type Replay struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	SubscriptionId string                 `protobuf:"bytes,2,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	From           *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	To             *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=to,proto3" json:"to,omitempty"`
+	// status is "pending", "running", "done", "failed" or "cancelled".
+	Status        string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	MessagesRead  int64                  `protobuf:"varint,6,opt,name=messages_read,json=messagesRead,proto3" json:"messages_read,omitempty"`
+	JobsProduced  int64                  `protobuf:"varint,7,opt,name=jobs_produced,json=jobsProduced,proto3" json:"jobs_produced,omitempty"`
+	Error         string                 `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Replay) Reset() {
+	*x = Replay{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Replay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Replay) ProtoMessage() {}
+
+func (x *Replay) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Replay.ProtoReflect.Descriptor instead.
+func (*Replay) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *Replay) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Replay) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *Replay) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *Replay) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *Replay) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Replay) GetMessagesRead() int64 {
+	if x != nil {
+		return x.MessagesRead
+	}
+	return 0
+}
+
+func (x *Replay) GetJobsProduced() int64 {
+	if x != nil {
+		return x.JobsProduced
+	}
+	return 0
+}
+
+func (x *Replay) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *Replay) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Replay) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type ReplaySubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	From  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// to defaults to now.
+	To            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplaySubscriptionRequest) Reset() {
+	*x = ReplaySubscriptionRequest{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplaySubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplaySubscriptionRequest) ProtoMessage() {}
+
+func (x *ReplaySubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplaySubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*ReplaySubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ReplaySubscriptionRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReplaySubscriptionRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *ReplaySubscriptionRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+type GetReplayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReplayRequest) Reset() {
+	*x = GetReplayRequest{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReplayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReplayRequest) ProtoMessage() {}
+
+func (x *GetReplayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReplayRequest.ProtoReflect.Descriptor instead.
+func (*GetReplayRequest) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetReplayRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type CancelReplayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelReplayRequest) Reset() {
+	*x = CancelReplayRequest{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelReplayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelReplayRequest) ProtoMessage() {}
+
+func (x *CancelReplayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelReplayRequest.ProtoReflect.Descriptor instead.
+func (*CancelReplayRequest) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *CancelReplayRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ReportReplayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Status        string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	MessagesRead  int64                  `protobuf:"varint,3,opt,name=messages_read,json=messagesRead,proto3" json:"messages_read,omitempty"`
+	JobsProduced  int64                  `protobuf:"varint,4,opt,name=jobs_produced,json=jobsProduced,proto3" json:"jobs_produced,omitempty"`
+	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportReplayRequest) Reset() {
+	*x = ReportReplayRequest{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportReplayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportReplayRequest) ProtoMessage() {}
+
+func (x *ReportReplayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportReplayRequest.ProtoReflect.Descriptor instead.
+func (*ReportReplayRequest) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ReportReplayRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReportReplayRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ReportReplayRequest) GetMessagesRead() int64 {
+	if x != nil {
+		return x.MessagesRead
+	}
+	return 0
+}
+
+func (x *ReportReplayRequest) GetJobsProduced() int64 {
+	if x != nil {
+		return x.JobsProduced
+	}
+	return 0
+}
+
+func (x *ReportReplayRequest) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type RotateSubscriptionSecretRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2501,7 +2863,7 @@ type RotateSubscriptionSecretRequest struct {
 
 func (x *RotateSubscriptionSecretRequest) Reset() {
 	*x = RotateSubscriptionSecretRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2513,7 +2875,7 @@ func (x *RotateSubscriptionSecretRequest) String() string {
 func (*RotateSubscriptionSecretRequest) ProtoMessage() {}
 
 func (x *RotateSubscriptionSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2526,7 +2888,7 @@ func (x *RotateSubscriptionSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateSubscriptionSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateSubscriptionSecretRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{39}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RotateSubscriptionSecretRequest) GetId() string {
@@ -2553,7 +2915,7 @@ type RotateSubscriptionSecretResponse struct {
 
 func (x *RotateSubscriptionSecretResponse) Reset() {
 	*x = RotateSubscriptionSecretResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2927,7 @@ func (x *RotateSubscriptionSecretResponse) String() string {
 func (*RotateSubscriptionSecretResponse) ProtoMessage() {}
 
 func (x *RotateSubscriptionSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2940,7 @@ func (x *RotateSubscriptionSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateSubscriptionSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateSubscriptionSecretResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{40}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RotateSubscriptionSecretResponse) GetSecret() string {
@@ -2640,7 +3002,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2652,7 +3014,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2665,7 +3027,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{41}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Delivery) GetId() string {
@@ -2839,7 +3201,7 @@ type DeliveryAttempt struct {
 
 func (x *DeliveryAttempt) Reset() {
 	*x = DeliveryAttempt{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2851,7 +3213,7 @@ func (x *DeliveryAttempt) String() string {
 func (*DeliveryAttempt) ProtoMessage() {}
 
 func (x *DeliveryAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2864,7 +3226,7 @@ func (x *DeliveryAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryAttempt.ProtoReflect.Descriptor instead.
 func (*DeliveryAttempt) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{42}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *DeliveryAttempt) GetAttempt() int32 {
@@ -2944,7 +3306,7 @@ type ListDeliveriesRequest struct {
 
 func (x *ListDeliveriesRequest) Reset() {
 	*x = ListDeliveriesRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +3318,7 @@ func (x *ListDeliveriesRequest) String() string {
 func (*ListDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +3331,7 @@ func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{43}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListDeliveriesRequest) GetSubscriptionId() string {
@@ -3011,7 +3373,7 @@ type ListDeliveriesResponse struct {
 
 func (x *ListDeliveriesResponse) Reset() {
 	*x = ListDeliveriesResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3023,7 +3385,7 @@ func (x *ListDeliveriesResponse) String() string {
 func (*ListDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3036,7 +3398,7 @@ func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{44}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListDeliveriesResponse) GetDeliveries() []*Delivery {
@@ -3062,7 +3424,7 @@ type GetDeliveryRequest struct {
 
 func (x *GetDeliveryRequest) Reset() {
 	*x = GetDeliveryRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3074,7 +3436,7 @@ func (x *GetDeliveryRequest) String() string {
 func (*GetDeliveryRequest) ProtoMessage() {}
 
 func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3087,7 +3449,7 @@ func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*GetDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{45}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetDeliveryRequest) GetId() string {
@@ -3106,7 +3468,7 @@ type RedeliverRequest struct {
 
 func (x *RedeliverRequest) Reset() {
 	*x = RedeliverRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3118,7 +3480,7 @@ func (x *RedeliverRequest) String() string {
 func (*RedeliverRequest) ProtoMessage() {}
 
 func (x *RedeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3131,7 +3493,7 @@ func (x *RedeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{46}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RedeliverRequest) GetId() string {
@@ -3151,7 +3513,7 @@ type RedeliverResponse struct {
 
 func (x *RedeliverResponse) Reset() {
 	*x = RedeliverResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3163,7 +3525,7 @@ func (x *RedeliverResponse) String() string {
 func (*RedeliverResponse) ProtoMessage() {}
 
 func (x *RedeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3176,7 +3538,7 @@ func (x *RedeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{47}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RedeliverResponse) GetId() string {
@@ -3194,7 +3556,7 @@ type WatchConfigRequest struct {
 
 func (x *WatchConfigRequest) Reset() {
 	*x = WatchConfigRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3206,7 +3568,7 @@ func (x *WatchConfigRequest) String() string {
 func (*WatchConfigRequest) ProtoMessage() {}
 
 func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3219,7 +3581,7 @@ func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigRequest.ProtoReflect.Descriptor instead.
 func (*WatchConfigRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{48}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{53}
 }
 
 // SubscriptionConfig is a subscription as the dispatcher needs it: secrets stay encrypted with
@@ -3236,7 +3598,7 @@ type SubscriptionConfig struct {
 
 func (x *SubscriptionConfig) Reset() {
 	*x = SubscriptionConfig{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3248,7 +3610,7 @@ func (x *SubscriptionConfig) String() string {
 func (*SubscriptionConfig) ProtoMessage() {}
 
 func (x *SubscriptionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3261,7 +3623,7 @@ func (x *SubscriptionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionConfig.ProtoReflect.Descriptor instead.
 func (*SubscriptionConfig) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{49}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SubscriptionConfig) GetSubscription() *Subscription {
@@ -3303,7 +3665,7 @@ type ConfigDeletion struct {
 
 func (x *ConfigDeletion) Reset() {
 	*x = ConfigDeletion{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3315,7 +3677,7 @@ func (x *ConfigDeletion) String() string {
 func (*ConfigDeletion) ProtoMessage() {}
 
 func (x *ConfigDeletion) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3328,7 +3690,7 @@ func (x *ConfigDeletion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigDeletion.ProtoReflect.Descriptor instead.
 func (*ConfigDeletion) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{50}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ConfigDeletion) GetKind() ConfigKind {
@@ -3363,7 +3725,7 @@ type WatchConfigResponse struct {
 
 func (x *WatchConfigResponse) Reset() {
 	*x = WatchConfigResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3375,7 +3737,7 @@ func (x *WatchConfigResponse) String() string {
 func (*WatchConfigResponse) ProtoMessage() {}
 
 func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3388,7 +3750,7 @@ func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigResponse.ProtoReflect.Descriptor instead.
 func (*WatchConfigResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{51}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *WatchConfigResponse) GetVersion() int64 {
@@ -3589,7 +3951,7 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12H\n" +
-	"\x12secret_rotate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x10secretRotateTime\"\x92\x02\n" +
+	"\x12secret_rotate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x10secretRotateTime\"\xd3\x02\n" +
 	"\x19CreateSubscriptionRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x16\n" +
@@ -3597,11 +3959,13 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x03url\x18\x04 \x01(\tR\x03url\x129\n" +
 	"\ffilter_logic\x18\x05 \x01(\v2\x16.google.protobuf.ValueR\vfilterLogic\x12A\n" +
 	"\aoptions\x18\x06 \x01(\v2'.herald.registry.v1.SubscriptionOptionsR\aoptions\x12 \n" +
-	"\vdescription\x18\a \x01(\tR\vdescription\"\x8a\x01\n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\x12?\n" +
+	"\rbackfill_from\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\fbackfillFrom\"\xc2\x01\n" +
 	"\x1aCreateSubscriptionResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\x12D\n" +
-	"\fsubscription\x18\x03 \x01(\v2 .herald.registry.v1.SubscriptionR\fsubscription\"D\n" +
+	"\fsubscription\x18\x03 \x01(\v2 .herald.registry.v1.SubscriptionR\fsubscription\x126\n" +
+	"\bbackfill\x18\x04 \x01(\v2\x1a.herald.registry.v1.ReplayR\bbackfill\"D\n" +
 	"\x18ListSubscriptionsRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x12\n" +
 	"\x04page\x18\x02 \x01(\tR\x04page\"\x95\x01\n" +
@@ -3635,7 +3999,35 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\vstatus_code\x18\x02 \x01(\x05R\n" +
 	"statusCode\x12\x16\n" +
 	"\x06detail\x18\x03 \x01(\tR\x06detail\x12D\n" +
-	"\fsubscription\x18\x04 \x01(\v2 .herald.registry.v1.SubscriptionR\fsubscription\"Z\n" +
+	"\fsubscription\x18\x04 \x01(\v2 .herald.registry.v1.SubscriptionR\fsubscription\"\x8f\x03\n" +
+	"\x06Replay\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
+	"\x0fsubscription_id\x18\x02 \x01(\tR\x0esubscriptionId\x12.\n" +
+	"\x04from\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12\x16\n" +
+	"\x06status\x18\x05 \x01(\tR\x06status\x12#\n" +
+	"\rmessages_read\x18\x06 \x01(\x03R\fmessagesRead\x12#\n" +
+	"\rjobs_produced\x18\a \x01(\x03R\fjobsProduced\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\x87\x01\n" +
+	"\x19ReplaySubscriptionRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
+	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\"\n" +
+	"\x10GetReplayRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"%\n" +
+	"\x13CancelReplayRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x9d\x01\n" +
+	"\x13ReportReplayRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12#\n" +
+	"\rmessages_read\x18\x03 \x01(\x03R\fmessagesRead\x12#\n" +
+	"\rjobs_produced\x18\x04 \x01(\x03R\fjobsProduced\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"Z\n" +
 	"\x1fRotateSubscriptionSecretRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
 	"\x0foverlap_seconds\x18\x02 \x01(\x05R\x0eoverlapSeconds\"\x95\x01\n" +
@@ -3723,7 +4115,7 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x0fCONFIG_KIND_APP\x10\x01\x12\x1a\n" +
 	"\x16CONFIG_KIND_APP_CONFIG\x10\x02\x12\x15\n" +
 	"\x11CONFIG_KIND_EVENT\x10\x03\x12\x1c\n" +
-	"\x18CONFIG_KIND_SUBSCRIPTION\x10\x042\x88\x12\n" +
+	"\x18CONFIG_KIND_SUBSCRIPTION\x10\x042\xe2\x14\n" +
 	"\x0fRegistryService\x12X\n" +
 	"\tCreateApp\x12$.herald.registry.v1.CreateAppRequest\x1a%.herald.registry.v1.CreateAppResponse\x12J\n" +
 	"\tUpdateApp\x12$.herald.registry.v1.UpdateAppRequest\x1a\x17.herald.registry.v1.App\x12U\n" +
@@ -3742,7 +4134,11 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x12UpdateSubscription\x12-.herald.registry.v1.UpdateSubscriptionRequest\x1a .herald.registry.v1.Subscription\x12s\n" +
 	"\x12DeleteSubscription\x12-.herald.registry.v1.DeleteSubscriptionRequest\x1a..herald.registry.v1.DeleteSubscriptionResponse\x12\x85\x01\n" +
 	"\x18RotateSubscriptionSecret\x123.herald.registry.v1.RotateSubscriptionSecretRequest\x1a4.herald.registry.v1.RotateSubscriptionSecretResponse\x12s\n" +
-	"\x12VerifySubscription\x12-.herald.registry.v1.VerifySubscriptionRequest\x1a..herald.registry.v1.VerifySubscriptionResponse\x12g\n" +
+	"\x12VerifySubscription\x12-.herald.registry.v1.VerifySubscriptionRequest\x1a..herald.registry.v1.VerifySubscriptionResponse\x12_\n" +
+	"\x12ReplaySubscription\x12-.herald.registry.v1.ReplaySubscriptionRequest\x1a\x1a.herald.registry.v1.Replay\x12M\n" +
+	"\tGetReplay\x12$.herald.registry.v1.GetReplayRequest\x1a\x1a.herald.registry.v1.Replay\x12S\n" +
+	"\fCancelReplay\x12'.herald.registry.v1.CancelReplayRequest\x1a\x1a.herald.registry.v1.Replay\x12S\n" +
+	"\fReportReplay\x12'.herald.registry.v1.ReportReplayRequest\x1a\x1a.herald.registry.v1.Replay\x12g\n" +
 	"\x0eListDeliveries\x12).herald.registry.v1.ListDeliveriesRequest\x1a*.herald.registry.v1.ListDeliveriesResponse\x12S\n" +
 	"\vGetDelivery\x12&.herald.registry.v1.GetDeliveryRequest\x1a\x1c.herald.registry.v1.Delivery\x12X\n" +
 	"\tRedeliver\x12$.herald.registry.v1.RedeliverRequest\x1a%.herald.registry.v1.RedeliverResponse\x12`\n" +
@@ -3761,7 +4157,7 @@ func file_herald_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_herald_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_herald_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_herald_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_herald_registry_v1_registry_proto_goTypes = []any{
 	(ConfigKind)(0),                          // 0: herald.registry.v1.ConfigKind
 	(*App)(nil),                              // 1: herald.registry.v1.App
@@ -3803,123 +4199,144 @@ var file_herald_registry_v1_registry_proto_goTypes = []any{
 	(*DeleteSubscriptionResponse)(nil),       // 37: herald.registry.v1.DeleteSubscriptionResponse
 	(*VerifySubscriptionRequest)(nil),        // 38: herald.registry.v1.VerifySubscriptionRequest
 	(*VerifySubscriptionResponse)(nil),       // 39: herald.registry.v1.VerifySubscriptionResponse
-	(*RotateSubscriptionSecretRequest)(nil),  // 40: herald.registry.v1.RotateSubscriptionSecretRequest
-	(*RotateSubscriptionSecretResponse)(nil), // 41: herald.registry.v1.RotateSubscriptionSecretResponse
-	(*Delivery)(nil),                         // 42: herald.registry.v1.Delivery
-	(*DeliveryAttempt)(nil),                  // 43: herald.registry.v1.DeliveryAttempt
-	(*ListDeliveriesRequest)(nil),            // 44: herald.registry.v1.ListDeliveriesRequest
-	(*ListDeliveriesResponse)(nil),           // 45: herald.registry.v1.ListDeliveriesResponse
-	(*GetDeliveryRequest)(nil),               // 46: herald.registry.v1.GetDeliveryRequest
-	(*RedeliverRequest)(nil),                 // 47: herald.registry.v1.RedeliverRequest
-	(*RedeliverResponse)(nil),                // 48: herald.registry.v1.RedeliverResponse
-	(*WatchConfigRequest)(nil),               // 49: herald.registry.v1.WatchConfigRequest
-	(*SubscriptionConfig)(nil),               // 50: herald.registry.v1.SubscriptionConfig
-	(*ConfigDeletion)(nil),                   // 51: herald.registry.v1.ConfigDeletion
-	(*WatchConfigResponse)(nil),              // 52: herald.registry.v1.WatchConfigResponse
-	(*timestamppb.Timestamp)(nil),            // 53: google.protobuf.Timestamp
-	(*structpb.Value)(nil),                   // 54: google.protobuf.Value
+	(*Replay)(nil),                           // 40: herald.registry.v1.Replay
+	(*ReplaySubscriptionRequest)(nil),        // 41: herald.registry.v1.ReplaySubscriptionRequest
+	(*GetReplayRequest)(nil),                 // 42: herald.registry.v1.GetReplayRequest
+	(*CancelReplayRequest)(nil),              // 43: herald.registry.v1.CancelReplayRequest
+	(*ReportReplayRequest)(nil),              // 44: herald.registry.v1.ReportReplayRequest
+	(*RotateSubscriptionSecretRequest)(nil),  // 45: herald.registry.v1.RotateSubscriptionSecretRequest
+	(*RotateSubscriptionSecretResponse)(nil), // 46: herald.registry.v1.RotateSubscriptionSecretResponse
+	(*Delivery)(nil),                         // 47: herald.registry.v1.Delivery
+	(*DeliveryAttempt)(nil),                  // 48: herald.registry.v1.DeliveryAttempt
+	(*ListDeliveriesRequest)(nil),            // 49: herald.registry.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),           // 50: herald.registry.v1.ListDeliveriesResponse
+	(*GetDeliveryRequest)(nil),               // 51: herald.registry.v1.GetDeliveryRequest
+	(*RedeliverRequest)(nil),                 // 52: herald.registry.v1.RedeliverRequest
+	(*RedeliverResponse)(nil),                // 53: herald.registry.v1.RedeliverResponse
+	(*WatchConfigRequest)(nil),               // 54: herald.registry.v1.WatchConfigRequest
+	(*SubscriptionConfig)(nil),               // 55: herald.registry.v1.SubscriptionConfig
+	(*ConfigDeletion)(nil),                   // 56: herald.registry.v1.ConfigDeletion
+	(*WatchConfigResponse)(nil),              // 57: herald.registry.v1.WatchConfigResponse
+	(*timestamppb.Timestamp)(nil),            // 58: google.protobuf.Timestamp
+	(*structpb.Value)(nil),                   // 59: google.protobuf.Value
 }
 var file_herald_registry_v1_registry_proto_depIdxs = []int32{
-	53, // 0: herald.registry.v1.App.create_time:type_name -> google.protobuf.Timestamp
-	53, // 1: herald.registry.v1.App.update_time:type_name -> google.protobuf.Timestamp
+	58, // 0: herald.registry.v1.App.create_time:type_name -> google.protobuf.Timestamp
+	58, // 1: herald.registry.v1.App.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 2: herald.registry.v1.UpdateAppRequest.permissions:type_name -> herald.registry.v1.PermissionSet
 	1,  // 3: herald.registry.v1.ListAppsResponse.apps:type_name -> herald.registry.v1.App
 	8,  // 4: herald.registry.v1.ListAppsResponse.meta:type_name -> herald.registry.v1.PageMeta
-	53, // 5: herald.registry.v1.AppConfig.create_time:type_name -> google.protobuf.Timestamp
-	53, // 6: herald.registry.v1.AppConfig.update_time:type_name -> google.protobuf.Timestamp
-	54, // 7: herald.registry.v1.Event.filter_logic:type_name -> google.protobuf.Value
-	53, // 8: herald.registry.v1.Event.create_time:type_name -> google.protobuf.Timestamp
-	53, // 9: herald.registry.v1.Event.update_time:type_name -> google.protobuf.Timestamp
+	58, // 5: herald.registry.v1.AppConfig.create_time:type_name -> google.protobuf.Timestamp
+	58, // 6: herald.registry.v1.AppConfig.update_time:type_name -> google.protobuf.Timestamp
+	59, // 7: herald.registry.v1.Event.filter_logic:type_name -> google.protobuf.Value
+	58, // 8: herald.registry.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	58, // 9: herald.registry.v1.Event.update_time:type_name -> google.protobuf.Timestamp
 	13, // 10: herald.registry.v1.RegisterEventsRequest.events:type_name -> herald.registry.v1.Event
 	13, // 11: herald.registry.v1.RegisterEventsResponse.events:type_name -> herald.registry.v1.Event
 	13, // 12: herald.registry.v1.GetPublisherEventsResponse.events:type_name -> herald.registry.v1.Event
 	8,  // 13: herald.registry.v1.GetPublisherEventsResponse.meta:type_name -> herald.registry.v1.PageMeta
 	19, // 14: herald.registry.v1.UpdatePublisherEventsRequest.events:type_name -> herald.registry.v1.EventPatch
-	54, // 15: herald.registry.v1.EventPatch.filter_logic:type_name -> google.protobuf.Value
+	59, // 15: herald.registry.v1.EventPatch.filter_logic:type_name -> google.protobuf.Value
 	13, // 16: herald.registry.v1.UpdatePublisherEventsResponse.events:type_name -> herald.registry.v1.Event
 	13, // 17: herald.registry.v1.Publisher.events:type_name -> herald.registry.v1.Event
 	25, // 18: herald.registry.v1.ListPublishersResponse.publishers:type_name -> herald.registry.v1.Publisher
-	54, // 19: herald.registry.v1.Subscription.filter_logic:type_name -> google.protobuf.Value
+	59, // 19: herald.registry.v1.Subscription.filter_logic:type_name -> google.protobuf.Value
 	27, // 20: herald.registry.v1.Subscription.options:type_name -> herald.registry.v1.SubscriptionOptions
-	53, // 21: herald.registry.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	53, // 22: herald.registry.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	53, // 23: herald.registry.v1.Subscription.secret_rotate_time:type_name -> google.protobuf.Timestamp
-	54, // 24: herald.registry.v1.CreateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
+	58, // 21: herald.registry.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	58, // 22: herald.registry.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	58, // 23: herald.registry.v1.Subscription.secret_rotate_time:type_name -> google.protobuf.Timestamp
+	59, // 24: herald.registry.v1.CreateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
 	27, // 25: herald.registry.v1.CreateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
-	28, // 26: herald.registry.v1.CreateSubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
-	28, // 27: herald.registry.v1.ListSubscriptionsResponse.subscriptions:type_name -> herald.registry.v1.Subscription
-	8,  // 28: herald.registry.v1.ListSubscriptionsResponse.meta:type_name -> herald.registry.v1.PageMeta
-	35, // 29: herald.registry.v1.UpdateSubscriptionRequest.events:type_name -> herald.registry.v1.EventNames
-	54, // 30: herald.registry.v1.UpdateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
-	27, // 31: herald.registry.v1.UpdateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
-	28, // 32: herald.registry.v1.VerifySubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
-	53, // 33: herald.registry.v1.RotateSubscriptionSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	53, // 34: herald.registry.v1.Delivery.event_time:type_name -> google.protobuf.Timestamp
-	53, // 35: herald.registry.v1.Delivery.last_attempt_time:type_name -> google.protobuf.Timestamp
-	53, // 36: herald.registry.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	53, // 37: herald.registry.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	43, // 38: herald.registry.v1.Delivery.attempts:type_name -> herald.registry.v1.DeliveryAttempt
-	53, // 39: herald.registry.v1.DeliveryAttempt.time:type_name -> google.protobuf.Timestamp
-	53, // 40: herald.registry.v1.DeliveryAttempt.next_attempt_time:type_name -> google.protobuf.Timestamp
-	42, // 41: herald.registry.v1.ListDeliveriesResponse.deliveries:type_name -> herald.registry.v1.Delivery
-	8,  // 42: herald.registry.v1.ListDeliveriesResponse.meta:type_name -> herald.registry.v1.PageMeta
-	28, // 43: herald.registry.v1.SubscriptionConfig.subscription:type_name -> herald.registry.v1.Subscription
-	53, // 44: herald.registry.v1.SubscriptionConfig.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 45: herald.registry.v1.ConfigDeletion.kind:type_name -> herald.registry.v1.ConfigKind
-	1,  // 46: herald.registry.v1.WatchConfigResponse.apps:type_name -> herald.registry.v1.App
-	9,  // 47: herald.registry.v1.WatchConfigResponse.app_configs:type_name -> herald.registry.v1.AppConfig
-	13, // 48: herald.registry.v1.WatchConfigResponse.events:type_name -> herald.registry.v1.Event
-	50, // 49: herald.registry.v1.WatchConfigResponse.subscriptions:type_name -> herald.registry.v1.SubscriptionConfig
-	51, // 50: herald.registry.v1.WatchConfigResponse.deletions:type_name -> herald.registry.v1.ConfigDeletion
-	2,  // 51: herald.registry.v1.RegistryService.CreateApp:input_type -> herald.registry.v1.CreateAppRequest
-	4,  // 52: herald.registry.v1.RegistryService.UpdateApp:input_type -> herald.registry.v1.UpdateAppRequest
-	6,  // 53: herald.registry.v1.RegistryService.ListApps:input_type -> herald.registry.v1.ListAppsRequest
-	10, // 54: herald.registry.v1.RegistryService.CreateAppConfig:input_type -> herald.registry.v1.CreateAppConfigRequest
-	12, // 55: herald.registry.v1.RegistryService.GetAppConfig:input_type -> herald.registry.v1.GetAppConfigRequest
-	14, // 56: herald.registry.v1.RegistryService.RegisterEvents:input_type -> herald.registry.v1.RegisterEventsRequest
-	16, // 57: herald.registry.v1.RegistryService.GetPublisherEvents:input_type -> herald.registry.v1.GetPublisherEventsRequest
-	18, // 58: herald.registry.v1.RegistryService.UpdatePublisherEvents:input_type -> herald.registry.v1.UpdatePublisherEventsRequest
-	21, // 59: herald.registry.v1.RegistryService.BulkDeleteEvents:input_type -> herald.registry.v1.BulkDeleteEventsRequest
-	23, // 60: herald.registry.v1.RegistryService.RemoveEvents:input_type -> herald.registry.v1.RemoveEventsRequest
-	24, // 61: herald.registry.v1.RegistryService.ListPublishers:input_type -> herald.registry.v1.ListPublishersRequest
-	29, // 62: herald.registry.v1.RegistryService.CreateSubscription:input_type -> herald.registry.v1.CreateSubscriptionRequest
-	31, // 63: herald.registry.v1.RegistryService.ListSubscriptions:input_type -> herald.registry.v1.ListSubscriptionsRequest
-	33, // 64: herald.registry.v1.RegistryService.GetSubscription:input_type -> herald.registry.v1.GetSubscriptionRequest
-	34, // 65: herald.registry.v1.RegistryService.UpdateSubscription:input_type -> herald.registry.v1.UpdateSubscriptionRequest
-	36, // 66: herald.registry.v1.RegistryService.DeleteSubscription:input_type -> herald.registry.v1.DeleteSubscriptionRequest
-	40, // 67: herald.registry.v1.RegistryService.RotateSubscriptionSecret:input_type -> herald.registry.v1.RotateSubscriptionSecretRequest
-	38, // 68: herald.registry.v1.RegistryService.VerifySubscription:input_type -> herald.registry.v1.VerifySubscriptionRequest
-	44, // 69: herald.registry.v1.RegistryService.ListDeliveries:input_type -> herald.registry.v1.ListDeliveriesRequest
-	46, // 70: herald.registry.v1.RegistryService.GetDelivery:input_type -> herald.registry.v1.GetDeliveryRequest
-	47, // 71: herald.registry.v1.RegistryService.Redeliver:input_type -> herald.registry.v1.RedeliverRequest
-	49, // 72: herald.registry.v1.RegistryService.WatchConfig:input_type -> herald.registry.v1.WatchConfigRequest
-	3,  // 73: herald.registry.v1.RegistryService.CreateApp:output_type -> herald.registry.v1.CreateAppResponse
-	1,  // 74: herald.registry.v1.RegistryService.UpdateApp:output_type -> herald.registry.v1.App
-	7,  // 75: herald.registry.v1.RegistryService.ListApps:output_type -> herald.registry.v1.ListAppsResponse
-	11, // 76: herald.registry.v1.RegistryService.CreateAppConfig:output_type -> herald.registry.v1.CreateAppConfigResponse
-	9,  // 77: herald.registry.v1.RegistryService.GetAppConfig:output_type -> herald.registry.v1.AppConfig
-	15, // 78: herald.registry.v1.RegistryService.RegisterEvents:output_type -> herald.registry.v1.RegisterEventsResponse
-	17, // 79: herald.registry.v1.RegistryService.GetPublisherEvents:output_type -> herald.registry.v1.GetPublisherEventsResponse
-	20, // 80: herald.registry.v1.RegistryService.UpdatePublisherEvents:output_type -> herald.registry.v1.UpdatePublisherEventsResponse
-	22, // 81: herald.registry.v1.RegistryService.BulkDeleteEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
-	22, // 82: herald.registry.v1.RegistryService.RemoveEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
-	26, // 83: herald.registry.v1.RegistryService.ListPublishers:output_type -> herald.registry.v1.ListPublishersResponse
-	30, // 84: herald.registry.v1.RegistryService.CreateSubscription:output_type -> herald.registry.v1.CreateSubscriptionResponse
-	32, // 85: herald.registry.v1.RegistryService.ListSubscriptions:output_type -> herald.registry.v1.ListSubscriptionsResponse
-	28, // 86: herald.registry.v1.RegistryService.GetSubscription:output_type -> herald.registry.v1.Subscription
-	28, // 87: herald.registry.v1.RegistryService.UpdateSubscription:output_type -> herald.registry.v1.Subscription
-	37, // 88: herald.registry.v1.RegistryService.DeleteSubscription:output_type -> herald.registry.v1.DeleteSubscriptionResponse
-	41, // 89: herald.registry.v1.RegistryService.RotateSubscriptionSecret:output_type -> herald.registry.v1.RotateSubscriptionSecretResponse
-	39, // 90: herald.registry.v1.RegistryService.VerifySubscription:output_type -> herald.registry.v1.VerifySubscriptionResponse
-	45, // 91: herald.registry.v1.RegistryService.ListDeliveries:output_type -> herald.registry.v1.ListDeliveriesResponse
-	42, // 92: herald.registry.v1.RegistryService.GetDelivery:output_type -> herald.registry.v1.Delivery
-	48, // 93: herald.registry.v1.RegistryService.Redeliver:output_type -> herald.registry.v1.RedeliverResponse
-	52, // 94: herald.registry.v1.RegistryService.WatchConfig:output_type -> herald.registry.v1.WatchConfigResponse
-	73, // [73:95] is the sub-list for method output_type
-	51, // [51:73] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	58, // 26: herald.registry.v1.CreateSubscriptionRequest.backfill_from:type_name -> google.protobuf.Timestamp
+	28, // 27: herald.registry.v1.CreateSubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
+	40, // 28: herald.registry.v1.CreateSubscriptionResponse.backfill:type_name -> herald.registry.v1.Replay
+	28, // 29: herald.registry.v1.ListSubscriptionsResponse.subscriptions:type_name -> herald.registry.v1.Subscription
+	8,  // 30: herald.registry.v1.ListSubscriptionsResponse.meta:type_name -> herald.registry.v1.PageMeta
+	35, // 31: herald.registry.v1.UpdateSubscriptionRequest.events:type_name -> herald.registry.v1.EventNames
+	59, // 32: herald.registry.v1.UpdateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
+	27, // 33: herald.registry.v1.UpdateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
+	28, // 34: herald.registry.v1.VerifySubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
+	58, // 35: herald.registry.v1.Replay.from:type_name -> google.protobuf.Timestamp
+	58, // 36: herald.registry.v1.Replay.to:type_name -> google.protobuf.Timestamp
+	58, // 37: herald.registry.v1.Replay.create_time:type_name -> google.protobuf.Timestamp
+	58, // 38: herald.registry.v1.Replay.update_time:type_name -> google.protobuf.Timestamp
+	58, // 39: herald.registry.v1.ReplaySubscriptionRequest.from:type_name -> google.protobuf.Timestamp
+	58, // 40: herald.registry.v1.ReplaySubscriptionRequest.to:type_name -> google.protobuf.Timestamp
+	58, // 41: herald.registry.v1.RotateSubscriptionSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	58, // 42: herald.registry.v1.Delivery.event_time:type_name -> google.protobuf.Timestamp
+	58, // 43: herald.registry.v1.Delivery.last_attempt_time:type_name -> google.protobuf.Timestamp
+	58, // 44: herald.registry.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	58, // 45: herald.registry.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	48, // 46: herald.registry.v1.Delivery.attempts:type_name -> herald.registry.v1.DeliveryAttempt
+	58, // 47: herald.registry.v1.DeliveryAttempt.time:type_name -> google.protobuf.Timestamp
+	58, // 48: herald.registry.v1.DeliveryAttempt.next_attempt_time:type_name -> google.protobuf.Timestamp
+	47, // 49: herald.registry.v1.ListDeliveriesResponse.deliveries:type_name -> herald.registry.v1.Delivery
+	8,  // 50: herald.registry.v1.ListDeliveriesResponse.meta:type_name -> herald.registry.v1.PageMeta
+	28, // 51: herald.registry.v1.SubscriptionConfig.subscription:type_name -> herald.registry.v1.Subscription
+	58, // 52: herald.registry.v1.SubscriptionConfig.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 53: herald.registry.v1.ConfigDeletion.kind:type_name -> herald.registry.v1.ConfigKind
+	1,  // 54: herald.registry.v1.WatchConfigResponse.apps:type_name -> herald.registry.v1.App
+	9,  // 55: herald.registry.v1.WatchConfigResponse.app_configs:type_name -> herald.registry.v1.AppConfig
+	13, // 56: herald.registry.v1.WatchConfigResponse.events:type_name -> herald.registry.v1.Event
+	55, // 57: herald.registry.v1.WatchConfigResponse.subscriptions:type_name -> herald.registry.v1.SubscriptionConfig
+	56, // 58: herald.registry.v1.WatchConfigResponse.deletions:type_name -> herald.registry.v1.ConfigDeletion
+	2,  // 59: herald.registry.v1.RegistryService.CreateApp:input_type -> herald.registry.v1.CreateAppRequest
+	4,  // 60: herald.registry.v1.RegistryService.UpdateApp:input_type -> herald.registry.v1.UpdateAppRequest
+	6,  // 61: herald.registry.v1.RegistryService.ListApps:input_type -> herald.registry.v1.ListAppsRequest
+	10, // 62: herald.registry.v1.RegistryService.CreateAppConfig:input_type -> herald.registry.v1.CreateAppConfigRequest
+	12, // 63: herald.registry.v1.RegistryService.GetAppConfig:input_type -> herald.registry.v1.GetAppConfigRequest
+	14, // 64: herald.registry.v1.RegistryService.RegisterEvents:input_type -> herald.registry.v1.RegisterEventsRequest
+	16, // 65: herald.registry.v1.RegistryService.GetPublisherEvents:input_type -> herald.registry.v1.GetPublisherEventsRequest
+	18, // 66: herald.registry.v1.RegistryService.UpdatePublisherEvents:input_type -> herald.registry.v1.UpdatePublisherEventsRequest
+	21, // 67: herald.registry.v1.RegistryService.BulkDeleteEvents:input_type -> herald.registry.v1.BulkDeleteEventsRequest
+	23, // 68: herald.registry.v1.RegistryService.RemoveEvents:input_type -> herald.registry.v1.RemoveEventsRequest
+	24, // 69: herald.registry.v1.RegistryService.ListPublishers:input_type -> herald.registry.v1.ListPublishersRequest
+	29, // 70: herald.registry.v1.RegistryService.CreateSubscription:input_type -> herald.registry.v1.CreateSubscriptionRequest
+	31, // 71: herald.registry.v1.RegistryService.ListSubscriptions:input_type -> herald.registry.v1.ListSubscriptionsRequest
+	33, // 72: herald.registry.v1.RegistryService.GetSubscription:input_type -> herald.registry.v1.GetSubscriptionRequest
+	34, // 73: herald.registry.v1.RegistryService.UpdateSubscription:input_type -> herald.registry.v1.UpdateSubscriptionRequest
+	36, // 74: herald.registry.v1.RegistryService.DeleteSubscription:input_type -> herald.registry.v1.DeleteSubscriptionRequest
+	45, // 75: herald.registry.v1.RegistryService.RotateSubscriptionSecret:input_type -> herald.registry.v1.RotateSubscriptionSecretRequest
+	38, // 76: herald.registry.v1.RegistryService.VerifySubscription:input_type -> herald.registry.v1.VerifySubscriptionRequest
+	41, // 77: herald.registry.v1.RegistryService.ReplaySubscription:input_type -> herald.registry.v1.ReplaySubscriptionRequest
+	42, // 78: herald.registry.v1.RegistryService.GetReplay:input_type -> herald.registry.v1.GetReplayRequest
+	43, // 79: herald.registry.v1.RegistryService.CancelReplay:input_type -> herald.registry.v1.CancelReplayRequest
+	44, // 80: herald.registry.v1.RegistryService.ReportReplay:input_type -> herald.registry.v1.ReportReplayRequest
+	49, // 81: herald.registry.v1.RegistryService.ListDeliveries:input_type -> herald.registry.v1.ListDeliveriesRequest
+	51, // 82: herald.registry.v1.RegistryService.GetDelivery:input_type -> herald.registry.v1.GetDeliveryRequest
+	52, // 83: herald.registry.v1.RegistryService.Redeliver:input_type -> herald.registry.v1.RedeliverRequest
+	54, // 84: herald.registry.v1.RegistryService.WatchConfig:input_type -> herald.registry.v1.WatchConfigRequest
+	3,  // 85: herald.registry.v1.RegistryService.CreateApp:output_type -> herald.registry.v1.CreateAppResponse
+	1,  // 86: herald.registry.v1.RegistryService.UpdateApp:output_type -> herald.registry.v1.App
+	7,  // 87: herald.registry.v1.RegistryService.ListApps:output_type -> herald.registry.v1.ListAppsResponse
+	11, // 88: herald.registry.v1.RegistryService.CreateAppConfig:output_type -> herald.registry.v1.CreateAppConfigResponse
+	9,  // 89: herald.registry.v1.RegistryService.GetAppConfig:output_type -> herald.registry.v1.AppConfig
+	15, // 90: herald.registry.v1.RegistryService.RegisterEvents:output_type -> herald.registry.v1.RegisterEventsResponse
+	17, // 91: herald.registry.v1.RegistryService.GetPublisherEvents:output_type -> herald.registry.v1.GetPublisherEventsResponse
+	20, // 92: herald.registry.v1.RegistryService.UpdatePublisherEvents:output_type -> herald.registry.v1.UpdatePublisherEventsResponse
+	22, // 93: herald.registry.v1.RegistryService.BulkDeleteEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
+	22, // 94: herald.registry.v1.RegistryService.RemoveEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
+	26, // 95: herald.registry.v1.RegistryService.ListPublishers:output_type -> herald.registry.v1.ListPublishersResponse
+	30, // 96: herald.registry.v1.RegistryService.CreateSubscription:output_type -> herald.registry.v1.CreateSubscriptionResponse
+	32, // 97: herald.registry.v1.RegistryService.ListSubscriptions:output_type -> herald.registry.v1.ListSubscriptionsResponse
+	28, // 98: herald.registry.v1.RegistryService.GetSubscription:output_type -> herald.registry.v1.Subscription
+	28, // 99: herald.registry.v1.RegistryService.UpdateSubscription:output_type -> herald.registry.v1.Subscription
+	37, // 100: herald.registry.v1.RegistryService.DeleteSubscription:output_type -> herald.registry.v1.DeleteSubscriptionResponse
+	46, // 101: herald.registry.v1.RegistryService.RotateSubscriptionSecret:output_type -> herald.registry.v1.RotateSubscriptionSecretResponse
+	39, // 102: herald.registry.v1.RegistryService.VerifySubscription:output_type -> herald.registry.v1.VerifySubscriptionResponse
+	40, // 103: herald.registry.v1.RegistryService.ReplaySubscription:output_type -> herald.registry.v1.Replay
+	40, // 104: herald.registry.v1.RegistryService.GetReplay:output_type -> herald.registry.v1.Replay
+	40, // 105: herald.registry.v1.RegistryService.CancelReplay:output_type -> herald.registry.v1.Replay
+	40, // 106: herald.registry.v1.RegistryService.ReportReplay:output_type -> herald.registry.v1.Replay
+	50, // 107: herald.registry.v1.RegistryService.ListDeliveries:output_type -> herald.registry.v1.ListDeliveriesResponse
+	47, // 108: herald.registry.v1.RegistryService.GetDelivery:output_type -> herald.registry.v1.Delivery
+	53, // 109: herald.registry.v1.RegistryService.Redeliver:output_type -> herald.registry.v1.RedeliverResponse
+	57, // 110: herald.registry.v1.RegistryService.WatchConfig:output_type -> herald.registry.v1.WatchConfigResponse
+	85, // [85:111] is the sub-list for method output_type
+	59, // [59:85] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_herald_registry_v1_registry_proto_init() }
@@ -3936,7 +4353,7 @@ func file_herald_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_herald_registry_v1_registry_proto_rawDesc), len(file_herald_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   52,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

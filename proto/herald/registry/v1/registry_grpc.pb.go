@@ -44,6 +44,10 @@ const (
 	RegistryService_DeleteSubscription_FullMethodName       = "/herald.registry.v1.RegistryService/DeleteSubscription"
 	RegistryService_RotateSubscriptionSecret_FullMethodName = "/herald.registry.v1.RegistryService/RotateSubscriptionSecret"
 	RegistryService_VerifySubscription_FullMethodName       = "/herald.registry.v1.RegistryService/VerifySubscription"
+	RegistryService_ReplaySubscription_FullMethodName       = "/herald.registry.v1.RegistryService/ReplaySubscription"
+	RegistryService_GetReplay_FullMethodName                = "/herald.registry.v1.RegistryService/GetReplay"
+	RegistryService_CancelReplay_FullMethodName             = "/herald.registry.v1.RegistryService/CancelReplay"
+	RegistryService_ReportReplay_FullMethodName             = "/herald.registry.v1.RegistryService/ReportReplay"
 	RegistryService_ListDeliveries_FullMethodName           = "/herald.registry.v1.RegistryService/ListDeliveries"
 	RegistryService_GetDelivery_FullMethodName              = "/herald.registry.v1.RegistryService/GetDelivery"
 	RegistryService_Redeliver_FullMethodName                = "/herald.registry.v1.RegistryService/Redeliver"
@@ -82,6 +86,14 @@ type RegistryServiceClient interface {
 	// VerifySubscription checks the endpoint again (HEAD, then GET on 405); an unverified or
 	// disabled subscription becomes active when it passes.
 	VerifySubscription(ctx context.Context, in *VerifySubscriptionRequest, opts ...grpc.CallOption) (*VerifySubscriptionResponse, error)
+	// ReplaySubscription re-reads the input topics from the offsets at `from` up to `to` and
+	// delivers the subscription's events again (same delivery ids, marked as replays).
+	ReplaySubscription(ctx context.Context, in *ReplaySubscriptionRequest, opts ...grpc.CallOption) (*Replay, error)
+	GetReplay(ctx context.Context, in *GetReplayRequest, opts ...grpc.CallOption) (*Replay, error)
+	CancelReplay(ctx context.Context, in *CancelReplayRequest, opts ...grpc.CallOption) (*Replay, error)
+	// ReportReplay is how the matcher running a replay records its progress (admin); the answer
+	// says whether the replay was cancelled meanwhile.
+	ReportReplay(ctx context.Context, in *ReportReplayRequest, opts ...grpc.CallOption) (*Replay, error)
 	// Delivery log (subscriber): every delivery of a subscription and each attempt the
 	// dispatcher made, as recorded from herald.attempts.
 	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
@@ -283,6 +295,46 @@ func (c *registryServiceClient) VerifySubscription(ctx context.Context, in *Veri
 	return out, nil
 }
 
+func (c *registryServiceClient) ReplaySubscription(ctx context.Context, in *ReplaySubscriptionRequest, opts ...grpc.CallOption) (*Replay, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Replay)
+	err := c.cc.Invoke(ctx, RegistryService_ReplaySubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetReplay(ctx context.Context, in *GetReplayRequest, opts ...grpc.CallOption) (*Replay, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Replay)
+	err := c.cc.Invoke(ctx, RegistryService_GetReplay_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) CancelReplay(ctx context.Context, in *CancelReplayRequest, opts ...grpc.CallOption) (*Replay, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Replay)
+	err := c.cc.Invoke(ctx, RegistryService_CancelReplay_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ReportReplay(ctx context.Context, in *ReportReplayRequest, opts ...grpc.CallOption) (*Replay, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Replay)
+	err := c.cc.Invoke(ctx, RegistryService_ReportReplay_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryServiceClient) ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListDeliveriesResponse)
@@ -364,6 +416,14 @@ type RegistryServiceServer interface {
 	// VerifySubscription checks the endpoint again (HEAD, then GET on 405); an unverified or
 	// disabled subscription becomes active when it passes.
 	VerifySubscription(context.Context, *VerifySubscriptionRequest) (*VerifySubscriptionResponse, error)
+	// ReplaySubscription re-reads the input topics from the offsets at `from` up to `to` and
+	// delivers the subscription's events again (same delivery ids, marked as replays).
+	ReplaySubscription(context.Context, *ReplaySubscriptionRequest) (*Replay, error)
+	GetReplay(context.Context, *GetReplayRequest) (*Replay, error)
+	CancelReplay(context.Context, *CancelReplayRequest) (*Replay, error)
+	// ReportReplay is how the matcher running a replay records its progress (admin); the answer
+	// says whether the replay was cancelled meanwhile.
+	ReportReplay(context.Context, *ReportReplayRequest) (*Replay, error)
 	// Delivery log (subscriber): every delivery of a subscription and each attempt the
 	// dispatcher made, as recorded from herald.attempts.
 	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
@@ -438,6 +498,18 @@ func (UnimplementedRegistryServiceServer) RotateSubscriptionSecret(context.Conte
 }
 func (UnimplementedRegistryServiceServer) VerifySubscription(context.Context, *VerifySubscriptionRequest) (*VerifySubscriptionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifySubscription not implemented")
+}
+func (UnimplementedRegistryServiceServer) ReplaySubscription(context.Context, *ReplaySubscriptionRequest) (*Replay, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplaySubscription not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetReplay(context.Context, *GetReplayRequest) (*Replay, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReplay not implemented")
+}
+func (UnimplementedRegistryServiceServer) CancelReplay(context.Context, *CancelReplayRequest) (*Replay, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelReplay not implemented")
+}
+func (UnimplementedRegistryServiceServer) ReportReplay(context.Context, *ReportReplayRequest) (*Replay, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportReplay not implemented")
 }
 func (UnimplementedRegistryServiceServer) ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDeliveries not implemented")
@@ -796,6 +868,78 @@ func _RegistryService_VerifySubscription_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_ReplaySubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplaySubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ReplaySubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ReplaySubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ReplaySubscription(ctx, req.(*ReplaySubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetReplay_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReplayRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetReplay(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetReplay_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetReplay(ctx, req.(*GetReplayRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_CancelReplay_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelReplayRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CancelReplay(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CancelReplay_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CancelReplay(ctx, req.(*CancelReplayRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ReportReplay_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportReplayRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ReportReplay(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ReportReplay_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ReportReplay(ctx, req.(*ReportReplayRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_ListDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListDeliveriesRequest)
 	if err := dec(in); err != nil {
@@ -939,6 +1083,22 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifySubscription",
 			Handler:    _RegistryService_VerifySubscription_Handler,
+		},
+		{
+			MethodName: "ReplaySubscription",
+			Handler:    _RegistryService_ReplaySubscription_Handler,
+		},
+		{
+			MethodName: "GetReplay",
+			Handler:    _RegistryService_GetReplay_Handler,
+		},
+		{
+			MethodName: "CancelReplay",
+			Handler:    _RegistryService_CancelReplay_Handler,
+		},
+		{
+			MethodName: "ReportReplay",
+			Handler:    _RegistryService_ReportReplay_Handler,
 		},
 		{
 			MethodName: "ListDeliveries",
