@@ -12,6 +12,8 @@ import (
 type Config struct {
 	// HTTPAddr serves /healthz, /readyz and /metrics (HERALD_HTTP_ADDR). Default: ":8081".
 	HTTPAddr string
+	// GRPCAddr serves gRPC health (HERALD_GRPC_ADDR). Default: ":9091".
+	GRPCAddr string
 	// KafkaBrokers are the bootstrap addresses (HERALD_KAFKA_BROKERS, comma-separated).
 	// Default: none, required.
 	KafkaBrokers []string
@@ -47,6 +49,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		HTTPAddr:        ":8081",
+		GRPCAddr:        ":9091",
 		GroupID:         "herald-matcher",
 		StartOffset:     "earliest",
 		RegistryAddr:    "127.0.0.1:9090",
@@ -62,6 +65,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	c := DefaultConfig()
 	l := envconfig.Loader{Lookup: lookup}
 	l.String(&c.HTTPAddr, "HERALD_HTTP_ADDR")
+	l.String(&c.GRPCAddr, "HERALD_GRPC_ADDR")
 	l.List(&c.KafkaBrokers, "HERALD_KAFKA_BROKERS")
 	l.String(&c.TopicPrefix, "HERALD_TOPIC_PREFIX")
 	l.String(&c.GroupID, "HERALD_MATCHER_GROUP")
@@ -87,6 +91,9 @@ func (c Config) Validate() error {
 	}
 	if c.HTTPAddr == "" {
 		bad("HERALD_HTTP_ADDR", "is empty")
+	}
+	if c.GRPCAddr == "" {
+		bad("HERALD_GRPC_ADDR", "is empty")
 	}
 	if len(c.KafkaBrokers) == 0 {
 		bad("HERALD_KAFKA_BROKERS", "is required (host:port, comma-separated)")

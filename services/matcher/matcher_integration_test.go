@@ -164,7 +164,7 @@ func (w *world) setupOS1() {
 
 func (w *world) matcherConfig(group string) matcher.Config {
 	c := matcher.DefaultConfig()
-	c.HTTPAddr, c.KafkaBrokers, c.TopicPrefix = "127.0.0.1:0", w.brokers, w.names.Prefix
+	c.HTTPAddr, c.GRPCAddr, c.KafkaBrokers, c.TopicPrefix = "127.0.0.1:0", "127.0.0.1:0", w.brokers, w.names.Prefix
 	c.GroupID, c.RegistryAddr, c.AdminToken = group, w.regCfg.GRPCAddr, adminToken
 	c.SessionTimeout = 6 * time.Second
 	return c

@@ -20,6 +20,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // Service is a running matcher.
@@ -36,6 +38,9 @@ type Service struct {
 	replay  *replayer
 	httpLn  net.Listener
 	httpSrv *http.Server
+	grpcLn  net.Listener
+	grpcSrv *grpc.Server
+	health  *health.Server
 }
 
 // configView applies WatchConfig steps and publishes a fresh Index after each.
@@ -134,6 +139,14 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("matcher: HERALD_HTTP_ADDR: %w", err)
 	}
+	s.health, s.grpcSrv = health.NewServer(), grpc.NewServer()
+	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until the first snapshot
+	if s.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		_ = conn.Close()
+		_ = s.httpLn.Close()
+		return nil, fmt.Errorf("matcher: HERALD_GRPC_ADDR: %w", err)
+	}
 	return s, nil
 }
 
@@ -161,6 +174,7 @@ func (s *Service) Run(ctx context.Context) error {
 				return ctx.Err()
 			case <-s.watcher.Ready():
 			}
+			s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 			s.log.Info("matcher: configuration loaded; consuming", "version", s.ConfigVersion(), "topics", topics.Names{Prefix: s.cfg.TopicPrefix}.InputTopics())
 			return s.cons.Run(ctx)
 		}),
@@ -171,6 +185,17 @@ func (s *Service) Run(ctx context.Context) error {
 			case <-s.watcher.Ready():
 			}
 			return s.replay.Run(ctx)
+		}),
+		worker.Func("grpc", func(ctx context.Context) error {
+			go func() {
+				<-ctx.Done()
+				s.health.Shutdown()
+				s.grpcSrv.GracefulStop()
+			}()
+			if err := s.grpcSrv.Serve(s.grpcLn); err != nil {
+				return err
+			}
+			return ctx.Err()
 		}),
 		worker.Func("http", func(ctx context.Context) error {
 			go func() {
@@ -193,4 +218,8 @@ func (s *Service) close() {
 	_ = s.writer.Close()
 	_ = s.conn.Close()
 	_ = s.httpLn.Close()
+	_ = s.grpcLn.Close()
 }
+
+// GRPCAddr is the bound address of gRPC health.
+func (s *Service) GRPCAddr() string { return s.grpcLn.Addr().String() }

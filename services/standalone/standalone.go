@@ -53,7 +53,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	}
 
 	mc := matcher.DefaultConfig()
-	mc.HTTPAddr, mc.KafkaBrokers, mc.RegistryAddr, mc.AdminToken = "127.0.0.1:0", servers.KafkaBrokers, reg.GRPCAddr(), cfg.AdminToken
+	mc.HTTPAddr, mc.GRPCAddr, mc.KafkaBrokers, mc.RegistryAddr, mc.AdminToken = "127.0.0.1:0", "127.0.0.1:0", servers.KafkaBrokers, reg.GRPCAddr(), cfg.AdminToken
 	match, err := matcher.New(mc, log)
 	if err != nil {
 		return err

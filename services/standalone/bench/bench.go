@@ -250,7 +250,7 @@ func startStack(ctx context.Context, o Options, withMatcher, withDispatcher bool
 	s.run(ctx, s.reg.Run)
 	if withMatcher {
 		mc := matcher.DefaultConfig()
-		mc.HTTPAddr, mc.KafkaBrokers, mc.RegistryAddr, mc.AdminToken = "127.0.0.1:0", servers.KafkaBrokers, s.reg.GRPCAddr(), token
+		mc.HTTPAddr, mc.GRPCAddr, mc.KafkaBrokers, mc.RegistryAddr, mc.AdminToken = "127.0.0.1:0", "127.0.0.1:0", servers.KafkaBrokers, s.reg.GRPCAddr(), token
 		if s.match, err = matcher.New(mc, o.Log); err != nil {
 			s.close()
 			return nil, err

@@ -156,7 +156,7 @@ func newCluster(t *testing.T) *cluster {
 	c.registry = mk("registry", "HERALD_HTTP_ADDR="+httpAddr, "HERALD_GRPC_ADDR="+grpcAddr, "HERALD_MONGODB_URI="+mongo,
 		"HERALD_MONGODB_DATABASE="+testenv.UniqueName("faults_"), "HERALD_MONGODB_MAX_POOL_SIZE=1", "HERALD_SECRET_KEY="+key,
 		"HERALD_WATCH_POLL_INTERVAL=50ms", "HERALD_ALLOW_LOOPBACK=true")
-	c.matcher = mk("matcher", "HERALD_HTTP_ADDR="+freeAddr(t), "HERALD_MAX_EVENT_BYTES=262144", "HERALD_KAFKA_BROKERS="+strings.Join(c.brokers, ","), "HERALD_REGISTRY_ADDR="+grpcAddr)
+	c.matcher = mk("matcher", "HERALD_HTTP_ADDR="+freeAddr(t), "HERALD_GRPC_ADDR="+freeAddr(t), "HERALD_MAX_EVENT_BYTES=262144", "HERALD_KAFKA_BROKERS="+strings.Join(c.brokers, ","), "HERALD_REGISTRY_ADDR="+grpcAddr)
 	c.dispatcher = mk("dispatcher", "HERALD_HTTP_ADDR="+freeAddr(t), "HERALD_GRPC_ADDR="+freeAddr(t), "HERALD_KAFKA_BROKERS="+strings.Join(c.brokers, ","),
 		"HERALD_REGISTRY_ADDR="+grpcAddr, "HERALD_SECRET_KEY="+key, "HERALD_ALLOW_LOOPBACK=true", "HERALD_DELIVERY_TIMEOUT=2s")
 	c.base = "http://" + httpAddr
