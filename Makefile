@@ -6,7 +6,7 @@ PKGS    := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 # FerretDB's PostgreSQL backend is not used; leaving it out saves build time.
 TAGS    := -tags ferretdb_no_postgresql
 
-.PHONY: run test test-faults test-short bench lint fmt proto build tidy clean
+.PHONY: run test test-faults test-short bench lint fmt proto build tidy clean chart-check
 
 ## run: the whole platform in one process on an embedded broker and store (data in .data/)
 run:
@@ -35,6 +35,10 @@ lint:
 
 fmt:
 	gofmt -w $(MODULES)
+
+## chart-check: helm lint/template (default, production, all features), strict k8s validation, deploy/ checks
+chart-check:
+	./scripts/chart-check.sh
 
 ## proto: regenerate the committed gRPC/protobuf code
 proto:
