@@ -6,11 +6,15 @@ PKGS    := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 # FerretDB's PostgreSQL backend is not used; leaving it out saves build time.
 TAGS    := -tags ferretdb_no_postgresql
 
-.PHONY: run test test-faults test-short bench lint fmt proto build tidy clean chart-check
+.PHONY: run demo test test-faults test-short bench lint fmt proto build tidy clean chart-check
 
 ## run: the whole platform in one process on an embedded broker and store (data in .data/)
 run:
 	$(GO) run $(TAGS) ./services/standalone/cmd/herald
+
+## demo: a guided tour against a running `make run` (start it first, in another terminal)
+demo:
+	$(GO) run ./services/heraldctl/cmd/heraldctl demo
 
 ## test: vet, then every test (unit and integration) with the race detector
 test:
@@ -47,7 +51,7 @@ proto:
 ## build: static binaries in bin/
 build:
 	mkdir -p bin
-	CGO_ENABLED=0 $(GO) build -o bin/ ./services/registry/cmd/registry
+	CGO_ENABLED=0 $(GO) build -o bin/ ./services/registry/cmd/registry ./services/matcher/cmd/matcher ./services/dispatcher/cmd/dispatcher ./services/heraldctl/cmd/heraldctl
 	CGO_ENABLED=0 $(GO) build $(TAGS) -o bin/ ./services/standalone/cmd/herald ./services/standalone/cmd/herald-standin
 
 tidy:
