@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/secretbox"
+	"github.com/heraldhq/herald/pkg/signature"
 	registryv1 "github.com/heraldhq/herald/proto/herald/registry/v1"
 )
 
@@ -17,6 +18,25 @@ type subscription struct {
 	prevKey         []byte
 	prevUntil       time.Time
 	schedule        []time.Duration // nil: the default schedule
+
+	// Signers keep their HMAC state between requests; a Signer is not safe for concurrent use,
+	// so each request takes one from a pool: one pool for the current key alone, one for the
+	// current and previous keys during a rotation's overlap.
+	single, rotating sync.Pool
+}
+
+// signer returns a Signer with the keys in force at t, and the function that gives it back
+// to the pool it came from.
+func (s *subscription) signer(t time.Time) (*signature.Signer, func()) {
+	pool := &s.single
+	if s.prevKey != nil && t.Before(s.prevUntil) {
+		pool = &s.rotating
+	}
+	sg, _ := pool.Get().(*signature.Signer)
+	if sg == nil {
+		sg = signature.NewSigner(s.keys(t)...)
+	}
+	return sg, func() { pool.Put(sg) }
 }
 
 // keys returns the signing keys in force at t: the current one, and the previous one during a
