@@ -6,6 +6,8 @@ require github.com/diegoholiveira/jsonlogic/v3 v3.5.1
 
 require (
 	github.com/barkimedes/go-deepcopy v0.0.0-20220514131651-17c30cfc62df // indirect
+	github.com/klauspost/compress v1.15.9 // indirect
+	github.com/pierrec/lz4/v4 v4.1.15 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
@@ -15,6 +17,7 @@ require (
 
 require (
 	github.com/heraldhq/herald/proto v0.0.0
+	github.com/segmentio/kafka-go v0.4.51
 	github.com/standard-webhooks/standard-webhooks/libraries v0.0.1
 	google.golang.org/grpc v1.85.0
 )

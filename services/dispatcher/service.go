@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/configwatch"
+	"github.com/heraldhq/herald/pkg/kafkaready"
 	"github.com/heraldhq/herald/pkg/secretbox"
 	"github.com/heraldhq/herald/pkg/topics"
 	"github.com/heraldhq/herald/pkg/worker"
@@ -103,9 +104,13 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.view.isReady() {
 			http.Error(w, "waiting for the first configuration snapshot from the registry", http.StatusServiceUnavailable)
+			return
+		}
+		if err := kafkaready.Check(r.Context(), cfg.KafkaBrokers, 2*time.Second); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))

@@ -133,7 +133,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	s.replay = &replayer{r: s.replays, c: s.cons, brokers: cfg.KafkaBrokers, registry: registryv1.NewRegistryServiceClient(conn), token: cfg.AdminToken, log: log}
 
 	mux := http.NewServeMux()
-	(&handler{ready: s.Ready, reg: reg}).routes(mux)
+	(&handler{ready: s.Ready, brokers: cfg.KafkaBrokers, reg: reg}).routes(mux)
 	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		_ = conn.Close()

@@ -36,6 +36,8 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 type herald struct {
 	base, broker, token string
+	matcherMetrics      string
+	dispatcherMetrics   string
 	stop                func()
 }
 
@@ -75,6 +77,7 @@ func start(t *testing.T, dataDir string) *herald {
 		}
 	}
 	h.base, h.broker, h.token = line("HTTP API"), line("Kafka broker"), line("Admin token")
+	h.matcherMetrics, h.dispatcherMetrics = line("Matcher"), line("Dispatcher")
 	return h
 }
 
@@ -175,6 +178,40 @@ func TestStandaloneDeliversSignedFilteredEvents(t *testing.T) {
 		}
 	}
 	mu.Unlock()
+
+	// The metrics endpoints expose the series the runbook and dashboards name, with values.
+	scrape := func(url string) string {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	series := map[string][]string{
+		h.base + "/metrics": {"herald_registry_http_requests_total", "herald_registry_http_request_duration_seconds"},
+		h.matcherMetrics: {"herald_matcher_consumed_total", "herald_matcher_matched_total", "herald_matcher_filtered_total",
+			"herald_matcher_invalid_total", "herald_matcher_jobs_produced_total", "herald_matcher_lag", "herald_matcher_config_version"},
+		h.dispatcherMetrics: {`herald_dispatcher_attempts_total{error_type="",outcome="delivered"}`, "herald_dispatcher_request_seconds_bucket",
+			`herald_dispatcher_retries_total{tier="0s"}`, "herald_dispatcher_dead_letters_total", "herald_dispatcher_in_flight", "herald_dispatcher_open_circuits"},
+	}
+	for url, names := range series {
+		body := scrape(url)
+		for _, name := range names {
+			if !strings.Contains(body, "\n"+name) {
+				t.Errorf("%s lacks %s", url, name)
+			}
+		}
+	}
+	if m := regexp.MustCompile(`(?m)^herald_matcher_invalid_total (\d+)`).FindStringSubmatch(scrape(h.matcherMetrics)); m == nil || m[1] == "0" {
+		t.Errorf("the matcher did not count the malformed events as invalid: %v", m)
+	}
+	for _, probe := range []string{h.base + "/readyz", strings.Replace(h.matcherMetrics, "/metrics", "/readyz", 1), strings.Replace(h.dispatcherMetrics, "/metrics", "/readyz", 1)} {
+		if res, err := http.Get(probe); err != nil || res.StatusCode != 200 {
+			t.Errorf("%s: %v %v", probe, res, err)
+		}
+	}
 	h.stop()
 
 	h = start(t, dataDir)
