@@ -155,7 +155,7 @@ func newCluster(t *testing.T) *cluster {
 	}
 	c.registry = mk("registry", "HERALD_HTTP_ADDR="+httpAddr, "HERALD_GRPC_ADDR="+grpcAddr, "HERALD_MONGODB_URI="+mongo,
 		"HERALD_MONGODB_DATABASE="+testenv.UniqueName("faults_"), "HERALD_MONGODB_MAX_POOL_SIZE=1", "HERALD_SECRET_KEY="+key,
-		"HERALD_WATCH_POLL_INTERVAL=50ms", "HERALD_ALLOW_LOOPBACK=true")
+		"HERALD_WATCH_POLL_INTERVAL=50ms", "HERALD_ALLOW_LOOPBACK=true", "HERALD_KAFKA_BROKERS="+strings.Join(c.brokers, ","))
 	c.matcher = mk("matcher", "HERALD_HTTP_ADDR="+freeAddr(t), "HERALD_GRPC_ADDR="+freeAddr(t), "HERALD_MAX_EVENT_BYTES=262144", "HERALD_KAFKA_BROKERS="+strings.Join(c.brokers, ","), "HERALD_REGISTRY_ADDR="+grpcAddr)
 	c.dispatcher = mk("dispatcher", "HERALD_HTTP_ADDR="+freeAddr(t), "HERALD_GRPC_ADDR="+freeAddr(t), "HERALD_KAFKA_BROKERS="+strings.Join(c.brokers, ","),
 		"HERALD_REGISTRY_ADDR="+grpcAddr, "HERALD_SECRET_KEY="+key, "HERALD_ALLOW_LOOPBACK=true", "HERALD_DELIVERY_TIMEOUT=2s")
@@ -409,4 +409,115 @@ func (c *cluster) count(topic string) int64 {
 		n += last
 	}
 	return n
+}
+
+// TestReceiverFailuresAreRetriedAndLogged runs five receivers that misbehave in the ways
+// endpoints do and checks each outcome in the registry's attempt log.
+func TestReceiverFailuresAreRetriedAndLogged(t *testing.T) {
+	c := newCluster(t)
+	var mu sync.Mutex
+	tries := map[string]int{} // per receiver and webhook-id
+	nth := func(name string, r *http.Request) int {
+		mu.Lock()
+		defer mu.Unlock()
+		k := name + "/" + r.Header.Get("webhook-id")
+		tries[k]++
+		return tries[k]
+	}
+	flaky := newCounter(t, func(r *http.Request) int { // 500 three times, then 200
+		if nth("flaky", r) <= 3 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	slow := newCounter(t, func(r *http.Request) int { // hangs past the 2s timeout once
+		if nth("slow", r) == 1 {
+			time.Sleep(3 * time.Second)
+		}
+		return http.StatusOK
+	})
+	gone := newCounter(t, func(*http.Request) int { return http.StatusGone })
+	limited := newCounter(t, nil)
+	limited.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.Method == http.MethodPost && nth("limited", r) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		if r.Method == http.MethodPost {
+			limited.mu.Lock()
+			limited.ids[r.Header.Get("webhook-id")]++
+			limited.mu.Unlock()
+		}
+	})
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := "http://" + l.Addr().String() + "/hook"
+	l.Close()
+
+	quick := map[string]any{"retrySchedule": []string{"100ms", "100ms", "100ms", "100ms"}}
+	subs := map[string]string{
+		"flaky":   c.subscribe(flaky.URL, quick),
+		"slow":    c.subscribe(slow.URL, quick),
+		"gone":    c.subscribe(gone.URL, quick),
+		"limited": c.subscribe(limited.URL, map[string]any{"retrySchedule": []string{"10ms"}}),
+		"closed":  c.subscribe(closed, map[string]any{"retrySchedule": []string{"100ms"}, "skipVerification": true}),
+	}
+	c.matcher.start()
+	c.dispatcher.start()
+	c.produce(events(0, 5, true)...)
+
+	eventually(t, time.Minute, "the flaky, slow and rate-limited receivers get all 5", func() bool {
+		a, _ := flaky.counts()
+		b, _ := slow.counts()
+		d, _ := limited.counts()
+		return a == 5 && b == 5 && d == 5
+	})
+	// The attempt log, as the registry recorded it from herald.attempts.
+	deliveryOf := func(name, status string, attempts int) map[string]any {
+		var d map[string]any
+		eventually(t, time.Minute, fmt.Sprintf("%s's first delivery is %s after %d attempts", name, status, attempts), func() bool {
+			list := c.api("GET", "/v1/subscriptions/"+subs[name]+"/deliveries?limit=1", c.subKey, nil)["deliveries"].([]any)
+			if len(list) == 0 {
+				return false
+			}
+			id := list[0].(map[string]any)["id"].(string)
+			d = c.api("GET", "/v1/deliveries/"+id, c.subKey, nil)
+			return d["status"] == status && len(d["attempts"].([]any)) == attempts
+		})
+		return d
+	}
+	codes := func(d map[string]any) string {
+		var out []string
+		for _, a := range d["attempts"].([]any) {
+			m := a.(map[string]any)
+			out = append(out, fmt.Sprintf("%v/%v", m["statusCode"], m["errorType"]))
+		}
+		return strings.Join(out, " ")
+	}
+	if got := codes(deliveryOf("flaky", "delivered", 4)); got != "500/http_status 500/http_status 500/http_status 200/" {
+		t.Errorf("flaky attempts: %s", got)
+	}
+	if got := codes(deliveryOf("slow", "delivered", 2)); got != "0/timeout 200/" {
+		t.Errorf("slow attempts: %s", got)
+	}
+	if got := codes(deliveryOf("limited", "delivered", 2)); !strings.HasPrefix(got, "429/http_status") {
+		t.Errorf("rate-limited attempts: %s", got)
+	}
+	if got := codes(deliveryOf("closed", "failed", 2)); got != "0/connection_refused 0/connection_refused" {
+		t.Errorf("closed-port attempts: %s", got)
+	}
+	if got := codes(deliveryOf("gone", "gone", 1)); got != "410/http_status" {
+		t.Errorf("410 attempts: %s", got)
+	}
+	eventually(t, time.Minute, "the 410 disables the subscription", func() bool {
+		return c.api("GET", "/v1/subscriptions/"+subs["gone"], c.subKey, nil)["status"] == "disabled"
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for k, n := range tries {
+		if strings.HasPrefix(k, "limited/") && n != 2 {
+			t.Errorf("%s was tried %d times, want 2", k, n)
+		}
+	}
 }
