@@ -35,7 +35,7 @@ if command -v kcat >/dev/null 2>&1; then
   # An event produced by an outside Kafka client to the printed broker becomes a delivery job.
   curl -fsS -X POST "$base/v1/topics/entity/events" -H "Authorization: Bearer $key" \
     -d '{"events":[{"name":"created","eventType":"thingCreated"}]}' >/dev/null
-  app=$(curl -fsS -X POST "$base/v1/subscriptions" -H "Authorization: Bearer $key" -d "{\"appId\":\"$(echo "$app" | sed -E 's/.*"id":"([^"]+)".*/\1/')\",\"topic\":\"entity\",\"events\":[\"created\"],\"url\":\"http://127.0.0.1:9/hook\"}")
+  app=$(curl -fsS -X POST "$base/v1/subscriptions" -H "Authorization: Bearer $key" -d "{\"appId\":\"$(echo "$app" | sed -E 's/.*"id":"([^"]+)".*/\1/')\",\"topic\":\"entity\",\"events\":[\"created\"],\"url\":\"http://127.0.0.1:9/hook\",\"options\":{\"skipVerification\":true}}")
   echo '{"id":"t1"}' | kcat -P -b "$HERALD_KAFKA_ADDR" -t entity -H eventType=thingCreated
   metrics=$(grep -o 'Matcher: *http://[^ ]*' "$work/out" | awk '{print $2}')
   for _ in $(seq 1 100); do
