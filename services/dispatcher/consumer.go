@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/pkg/kafkabatch"
 	"github.com/heraldhq/herald/pkg/topics"
 	"github.com/heraldhq/herald/pkg/worker"
 	deliveryv1 "github.com/heraldhq/herald/proto/herald/delivery/v1"
@@ -383,29 +384,7 @@ func (e *engine) retryMessage(job *deliveryv1.Job, tier time.Duration) kafka.Mes
 
 // produce writes msgs until Kafka acknowledges all of them, or ctx ends.
 func (e *engine) produce(ctx context.Context, msgs []kafka.Message) error {
-	backoff := 100 * time.Millisecond
-	for {
-		err := e.w.WriteMessages(ctx, msgs...)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var werrs kafka.WriteErrors
-		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
-			failed := msgs[:0:0]
-			for i, we := range werrs {
-				if we != nil {
-					failed = append(failed, msgs[i])
-				}
-			}
-			msgs = failed
-		}
-		e.log.Warn("dispatcher: producing failed; retrying", "err", err, "messages", len(msgs), "retry_in", backoff)
-		if sleepUntil(ctx, time.Now().Add(backoff)) != nil {
-			return ctx.Err()
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
+	return kafkabatch.WriteAll(ctx, e.w, msgs, func(err error, left int, wait time.Duration) {
+		e.log.Warn("dispatcher: producing failed; retrying", "err", err, "messages", left, "retry_in", wait)
+	})
 }

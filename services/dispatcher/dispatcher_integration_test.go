@@ -148,7 +148,7 @@ func (w *world) start(tweak func(*dispatcher.Config)) (svc *dispatcher.Service, 
 		})
 	}
 	w.t.Cleanup(stop)
-	eventually(w.t, "the dispatcher loads its configuration", svc.Ready)
+	testenv.Eventually(w.t, 30*time.Second, "the dispatcher loads its configuration", svc.Ready)
 	return svc, stop
 }
 
@@ -158,39 +158,13 @@ func createTopicsOnce(w *world, names []string) {
 		return
 	}
 	w.created = true
-	createTopics(w.t, w.brokers[0], names...)
-}
-
-func createTopics(t *testing.T, broker string, names ...string) {
-	t.Helper()
-	conn, err := kafka.Dial("tcp", broker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var cfgs []kafka.TopicConfig
-	for _, n := range names {
-		cfgs = append(cfgs, kafka.TopicConfig{Topic: n, NumPartitions: 3, ReplicationFactor: 1})
-	}
-	if err := conn.CreateTopics(cfgs...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting until %s", what)
+	testenv.CreateTopics(w.t, w.brokers, 3, names...)
 }
 
 // waitConfig waits until the dispatcher knows the subscription.
 func waitConfig(t *testing.T, svc *dispatcher.Service, before int64) {
 	t.Helper()
-	eventually(t, "the dispatcher sees the new subscription", func() bool { return svc.ConfigVersion() > before })
+	testenv.Eventually(t, 30*time.Second, "the dispatcher sees the new subscription", func() bool { return svc.ConfigVersion() > before })
 }
 
 // job makes the job the matcher would make for one input message.
@@ -211,64 +185,14 @@ func (w *world) produce(jobs ...*deliveryv1.Job) {
 		v, _ := proto.Marshal(j)
 		msgs = append(msgs, kafka.Message{Key: []byte(j.GetSubscriptionId()), Value: v})
 	}
-	wr := &kafka.Writer{Addr: kafka.TCP(w.brokers...), Topic: w.names.Topic(topics.Deliveries), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	defer wr.Close()
-	var err error
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if err = wr.WriteMessages(context.Background(), msgs...); err == nil {
-			return
-		}
-	}
-	w.t.Fatal(err)
-}
-
-// drain reads every partition of a logical topic from the start to its current end.
-func (w *world) drain(topic string) []kafka.Message {
-	w.t.Helper()
-	name := w.names.Topic(topic)
-	conn, err := kafka.Dial("tcp", w.brokers[0])
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	parts, err := conn.ReadPartitions(name)
-	conn.Close()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var out []kafka.Message
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(context.Background(), "tcp", w.brokers[0], name, p.ID)
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		last, err := pc.ReadLastOffset()
-		pc.Close()
-		if err != nil || last == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: w.brokers, Topic: name, Partition: p.ID, MaxWait: 50 * time.Millisecond})
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				w.t.Fatalf("reading %s[%d]: %v", name, p.ID, err)
-			}
-			out = append(out, m)
-			if m.Offset >= last-1 {
-				break
-			}
-		}
-		cancel()
-		r.Close()
-	}
-	return out
+	testenv.Produce(w.t, w.brokers, w.names.Topic(topics.Deliveries), msgs...)
 }
 
 // attempts returns the attempt records of one delivery, in attempt order.
 func (w *world) attempts(deliveryID string) []*deliveryv1.Attempt {
 	w.t.Helper()
 	var out []*deliveryv1.Attempt
-	for _, m := range w.drain(topics.Attempts) {
+	for _, m := range testenv.Drain(w.t, w.brokers, w.names.Topic(topics.Attempts)) {
 		a := &deliveryv1.Attempt{}
 		if err := proto.Unmarshal(m.Value, a); err != nil {
 			w.t.Fatal(err)
@@ -335,7 +259,7 @@ func TestSignedDeliveryVerifiesWithTheReferenceLibrary(t *testing.T) {
 	}
 	job := w.job(subID, `{"id":"1","eventType":"thingCreated","name":"widget"}`)
 	w.produce(job)
-	eventually(t, "the delivery arrives", func() bool { return rc.count() == 1 })
+	testenv.Eventually(t, 30*time.Second, "the delivery arrives", func() bool { return rc.count() == 1 })
 
 	r, body := rc.got[0], rc.bodies[0]
 	if len(rc.bad) > 0 {
@@ -369,9 +293,9 @@ func TestPayloadForms(t *testing.T) {
 	thin, _ := w.subscribe(rc.URL+"/thin", map[string]any{"payload": "thin"})
 	raw, _ := w.subscribe(rc.URL+"/raw", map[string]any{"payload": "raw"})
 	waitConfig(t, svc, v)
-	eventually(t, "both subscriptions are known", func() bool { return svc.ConfigVersion() >= v+2 })
+	testenv.Eventually(t, 30*time.Second, "both subscriptions are known", func() bool { return svc.ConfigVersion() >= v+2 })
 	w.produce(w.job(thin, `{"a":1}`), w.job(raw, `{"a":2}`))
-	eventually(t, "both deliveries arrive", func() bool { return rc.count() == 2 })
+	testenv.Eventually(t, 30*time.Second, "both deliveries arrive", func() bool { return rc.count() == 2 })
 	for i, r := range rc.got {
 		switch r.URL.Path {
 		case "/thin":
@@ -402,8 +326,8 @@ func TestFailsThenSucceedsAfterTheRightAttempts(t *testing.T) {
 	waitConfig(t, svc, v)
 	job := w.job(subID, `{"id":"1"}`)
 	w.produce(job)
-	eventually(t, "the third attempt arrives", func() bool { return rc.count() == 3 })
-	eventually(t, "three attempts are recorded", func() bool { return len(w.attempts(job.GetDeliveryId())) == 3 })
+	testenv.Eventually(t, 30*time.Second, "the third attempt arrives", func() bool { return rc.count() == 3 })
+	testenv.Eventually(t, 30*time.Second, "three attempts are recorded", func() bool { return len(w.attempts(job.GetDeliveryId())) == 3 })
 	atts := w.attempts(job.GetDeliveryId())
 	for i, a := range atts {
 		wantStatus, wantOutcome := int32(500), deliveryv1.Outcome_OUTCOME_RETRYING
@@ -437,7 +361,7 @@ func TestDeadAfterTheLastTry(t *testing.T) {
 	waitConfig(t, svc, v)
 	job := w.job(subID, `{"id":"1"}`)
 	w.produce(job)
-	eventually(t, "the job reaches herald.dead", func() bool { return len(w.drain(topics.Dead)) == 1 })
+	testenv.Eventually(t, 30*time.Second, "the job reaches herald.dead", func() bool { return len(testenv.Drain(w.t, w.brokers, w.names.Topic(topics.Dead))) == 1 })
 	if rc.count() != 3 {
 		t.Fatalf("%d attempts, want 3 (first try + 2 retries)", rc.count())
 	}
@@ -456,7 +380,7 @@ func TestGoneIsNotRetried(t *testing.T) {
 	waitConfig(t, svc, v)
 	job := w.job(subID, `{"id":"1"}`)
 	w.produce(job)
-	eventually(t, "the attempt is recorded", func() bool { return len(w.attempts(job.GetDeliveryId())) == 1 })
+	testenv.Eventually(t, 30*time.Second, "the attempt is recorded", func() bool { return len(w.attempts(job.GetDeliveryId())) == 1 })
 	if a := w.attempts(job.GetDeliveryId())[0]; a.GetOutcome() != deliveryv1.Outcome_OUTCOME_GONE || a.GetStatusCode() != 410 {
 		t.Fatalf("attempt %v", a)
 	}
@@ -480,7 +404,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	subID, _ := w.subscribe(rc.URL, map[string]any{"retrySchedule": []string{"10ms"}})
 	waitConfig(t, svc, v)
 	w.produce(w.job(subID, `{"id":"1"}`))
-	eventually(t, "the retry arrives", func() bool { return rc.count() == 2 })
+	testenv.Eventually(t, 30*time.Second, "the retry arrives", func() bool { return rc.count() == 2 })
 	if gap := rc.times[1].Sub(rc.times[0]); gap < time.Second {
 		t.Fatalf("retried after %s, before the Retry-After of 1s", gap)
 	}
@@ -508,11 +432,11 @@ func TestTimeoutAndClosedPortAreRecordedAndRetried(t *testing.T) {
 	v := svc.ConfigVersion()
 	slowSub, _ := w.subscribe(slow.URL, map[string]any{"retrySchedule": []string{"50ms"}})
 	closedSub, _ := w.subscribe(closedURL, map[string]any{"retrySchedule": []string{"50ms"}})
-	eventually(t, "both subscriptions are known", func() bool { return svc.ConfigVersion() >= v+2 })
+	testenv.Eventually(t, 30*time.Second, "both subscriptions are known", func() bool { return svc.ConfigVersion() >= v+2 })
 	j1, j2 := w.job(slowSub, `{}`), w.job(closedSub, `{}`)
 	w.produce(j1, j2)
-	eventually(t, "the slow endpoint gets its retry", func() bool { return slow.count() == 2 })
-	eventually(t, "the closed port's two attempts are recorded", func() bool { return len(w.attempts(j2.GetDeliveryId())) == 2 })
+	testenv.Eventually(t, 30*time.Second, "the slow endpoint gets its retry", func() bool { return slow.count() == 2 })
+	testenv.Eventually(t, 30*time.Second, "the closed port's two attempts are recorded", func() bool { return len(w.attempts(j2.GetDeliveryId())) == 2 })
 	if a := w.attempts(j1.GetDeliveryId()); a[0].GetErrorType() != "timeout" || a[1].GetOutcome() != deliveryv1.Outcome_OUTCOME_DELIVERED {
 		t.Fatalf("slow: %v", a)
 	}
@@ -531,7 +455,7 @@ func TestSSRFGuardRefusesLoopbackUnlessAllowed(t *testing.T) {
 	waitConfig(t, svc, v)
 	job := w.job(subID, `{}`)
 	w.produce(job)
-	eventually(t, "the attempt is recorded", func() bool { return len(w.attempts(job.GetDeliveryId())) == 1 })
+	testenv.Eventually(t, 30*time.Second, "the attempt is recorded", func() bool { return len(w.attempts(job.GetDeliveryId())) == 1 })
 	if a := w.attempts(job.GetDeliveryId())[0]; a.GetErrorType() != "blocked" || !strings.Contains(a.GetError(), "loopback") {
 		t.Fatalf("attempt %v", a)
 	}
@@ -562,7 +486,7 @@ func TestOrderedSubscriptionHoldsBackBehindAFailingHead(t *testing.T) {
 		jobs = append(jobs, w.job(subID, fmt.Sprintf(`{"seq":%d}`, i)))
 	}
 	w.produce(jobs...)
-	eventually(t, "all arrive", func() bool { return rc.count() == 8 })
+	testenv.Eventually(t, 30*time.Second, "all arrive", func() bool { return rc.count() == 8 })
 	var order []string
 	for _, b := range rc.bodies {
 		order = append(order, string(b))
@@ -586,14 +510,14 @@ func TestRestartDeliversEverything(t *testing.T) {
 		jobs = append(jobs, w.job(subID, `{}`))
 	}
 	w.produce(jobs...)
-	eventually(t, "the first dispatcher is under way", func() bool { return first.Delivered() > 10 })
+	testenv.Eventually(t, 30*time.Second, "the first dispatcher is under way", func() bool { return first.Delivered() > 10 })
 	stop()
 	if first.Delivered() >= total {
 		t.Fatal("the first dispatcher finished before it was stopped; the test proves nothing")
 	}
 	w.start(nil) // same group: it resumes from the first one's commits
 	ids := map[string]int{}
-	eventually(t, "every delivery arrives", func() bool {
+	testenv.Eventually(t, 30*time.Second, "every delivery arrives", func() bool {
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
 		for k := range ids {
@@ -621,7 +545,7 @@ func TestCircuitBreakerAndAdminStatus(t *testing.T) {
 		jobs = append(jobs, w.job(subID, `{}`))
 	}
 	w.produce(jobs...)
-	eventually(t, "six attempts are recorded", func() bool {
+	testenv.Eventually(t, 30*time.Second, "six attempts are recorded", func() bool {
 		n := 0
 		for _, j := range jobs {
 			n += len(w.attempts(j.GetDeliveryId()))
@@ -686,7 +610,7 @@ func TestAutoDisableAfterContinuousFailure(t *testing.T) {
 	waitConfig(t, svc, v)
 	job := w.job(subID, `{}`)
 	w.produce(job)
-	eventually(t, "the subscription is given up on", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the subscription is given up on", func() bool {
 		a := w.attempts(job.GetDeliveryId())
 		return len(a) > 0 && a[len(a)-1].GetOutcome() == deliveryv1.Outcome_OUTCOME_GONE
 	})

@@ -2,15 +2,14 @@ package matcher
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/pkg/kafkabatch"
 	"github.com/heraldhq/herald/pkg/topics"
-	"github.com/heraldhq/herald/pkg/worker"
 	deliveryv1 "github.com/heraldhq/herald/proto/herald/delivery/v1"
 	"github.com/segmentio/kafka-go"
 	"google.golang.org/protobuf/proto"
@@ -63,49 +62,10 @@ func (c *consumer) Name() string { return "kafka-consumer" }
 // Run consumes until ctx ends. A batch whose jobs cannot be produced is retried, never skipped:
 // the partition waits, and back-pressure reaches Kafka because nothing more is fetched.
 func (c *consumer) Run(ctx context.Context) error {
-	fetched := make(chan kafka.Message, c.batch)
-	fetchErr := make(chan error, 1)
-	go func() {
-		for {
-			m, err := c.r.FetchMessage(ctx)
-			if err != nil {
-				fetchErr <- err
-				return
-			}
-			select {
-			case fetched <- m:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	batch := make([]kafka.Message, 0, c.batch)
-	for {
-		batch = batch[:0]
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-fetchErr:
-			return fmt.Errorf("matcher: fetching: %w", err)
-		case m := <-fetched:
-			batch = append(batch, m)
-		}
-	drain: // take what has already arrived, without waiting for more
-		for len(batch) < c.batch {
-			select {
-			case m := <-fetched:
-				batch = append(batch, m)
-			default:
-				break drain
-			}
-		}
-		hctx, done := worker.Finishing(ctx, c.grace)
-		err := c.handle(hctx, batch)
-		done()
-		if err != nil {
-			return err
-		}
+	if err := kafkabatch.Run(ctx, c.r, c.batch, c.grace, c.handle); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("matcher: %w", err)
 	}
+	return ctx.Err()
 }
 
 // handle matches one batch, produces its output and commits it.
@@ -192,32 +152,11 @@ func (c *consumer) produce(ctx context.Context, msgs []kafka.Message) error {
 			jobs++
 		}
 	}
-	backoff := 100 * time.Millisecond
-	for len(msgs) > 0 {
-		err := c.w.WriteMessages(ctx, msgs...)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var werrs kafka.WriteErrors
-		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
-			failed := msgs[:0:0]
-			for i, e := range werrs {
-				if e != nil {
-					failed = append(failed, msgs[i])
-				}
-			}
-			msgs = failed
-		}
-		c.log.Warn("matcher: producing jobs failed; retrying", "err", err, "messages", len(msgs), "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
+	err := kafkabatch.WriteAll(ctx, c.w, msgs, func(err error, left int, wait time.Duration) {
+		c.log.Warn("matcher: producing jobs failed; retrying", "err", err, "messages", left, "retry_in", wait)
+	})
+	if err != nil {
+		return err
 	}
 	c.m.jobs.Add(float64(jobs))
 	return nil

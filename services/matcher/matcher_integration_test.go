@@ -65,7 +65,7 @@ func newWorld(t *testing.T) *world {
 	var all []string
 	all = append(all, w.names.InputTopics()...)
 	all = append(all, w.names.Topic(topics.Deliveries), w.names.Topic(topics.Invalid), w.names.Topic(topics.Replays), w.names.Topic(topics.Attempts))
-	createTopics(t, w.brokers[0], all...)
+	testenv.CreateTopics(t, w.brokers, 6, all...)
 	return w
 }
 
@@ -84,22 +84,6 @@ func (w *world) startRegistry() {
 	done := make(chan struct{})
 	go func() { _ = svc.Run(ctx); close(done) }()
 	w.stopReg = func() { cancel(); <-done }
-}
-
-func createTopics(t *testing.T, broker string, names ...string) {
-	t.Helper()
-	conn, err := kafka.Dial("tcp", broker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var cfgs []kafka.TopicConfig
-	for _, n := range names {
-		cfgs = append(cfgs, kafka.TopicConfig{Topic: n, NumPartitions: 6, ReplicationFactor: 1})
-	}
-	if err := conn.CreateTopics(cfgs...); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func (w *world) api(method, path, key string, body any) map[string]any {
@@ -202,88 +186,18 @@ func (w *world) startMatcher(group string, tweaks ...func(*matcher.Config)) *run
 		}
 	}
 	w.t.Cleanup(r.stop)
-	eventually(w.t, "the matcher loads its configuration", svc.Ready)
+	testenv.Eventually(w.t, 30*time.Second, "the matcher loads its configuration", svc.Ready)
 	return r
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting until %s", what)
-}
-
-// produce writes messages to the logical topic, each {key, value, headers...}.
-func (w *world) produce(topic string, msgs ...kafka.Message) {
-	w.t.Helper()
-	wr := &kafka.Writer{Addr: kafka.TCP(w.brokers...), Topic: w.names.Topic(topic), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	defer wr.Close()
-	// A topic just created can answer UnknownTopicOrPartition for a moment.
-	var err error
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if err = wr.WriteMessages(context.Background(), msgs...); err == nil {
-			return
-		}
-	}
-	w.t.Fatal(err)
 }
 
 func event(key, eventType string, extra string) kafka.Message {
 	return kafka.Message{Key: []byte(key), Value: []byte(fmt.Sprintf(`{"eventType":%q,"userId":%q%s}`, eventType, key, extra))}
 }
 
-// drain reads every partition of a logical topic from the start to its current end.
-func (w *world) drain(topic string) []kafka.Message {
-	w.t.Helper()
-	name := w.names.Topic(topic)
-	conn, err := kafka.Dial("tcp", w.brokers[0])
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	parts, err := conn.ReadPartitions(name)
-	conn.Close()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var out []kafka.Message
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(context.Background(), "tcp", w.brokers[0], name, p.ID)
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		last, err := pc.ReadLastOffset()
-		pc.Close()
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		if last == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: w.brokers, Topic: name, Partition: p.ID, MaxWait: 50 * time.Millisecond})
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				w.t.Fatalf("reading %s[%d]: %v", name, p.ID, err)
-			}
-			out = append(out, m)
-			if m.Offset >= last-1 {
-				break
-			}
-		}
-		cancel()
-		r.Close()
-	}
-	return out
-}
-
 func (w *world) jobs() []*deliveryv1.Job {
 	w.t.Helper()
 	var out []*deliveryv1.Job
-	for _, m := range w.drain(topics.Deliveries) {
+	for _, m := range testenv.Drain(w.t, w.brokers, w.names.Topic(topics.Deliveries)) {
 		j := &deliveryv1.Job{}
 		if err := proto.Unmarshal(m.Value, j); err != nil {
 			w.t.Fatal(err)
@@ -317,13 +231,13 @@ func TestOS1FiltersEndToEnd(t *testing.T) {
 	w := newWorld(t)
 	w.setupOS1()
 	m := w.startMatcher(testenv.UniqueName("g"))
-	w.produce("participant",
+	testenv.Produce(t, w.brokers, w.names.Topic("participant"),
 		event("u1", "userCreatedEvent", ""),
 		event("u2", "userUpdatedEvent", ""),
 		event("u3", "userDeletedEvent", ""),
 		kafka.Message{Key: []byte("u4"), Value: []byte(`{"userId":"u4"}`), Headers: []kafka.Header{{Key: "eventType", Value: []byte("userCreatedEvent")}}},
 	)
-	eventually(t, "4 messages are handled", func() bool { return m.Handled() >= 4 })
+	testenv.Eventually(t, 30*time.Second, "4 messages are handled", func() bool { return m.Handled() >= 4 })
 	jobs := w.jobs()
 	got := map[string]string{}
 	for _, j := range jobs {
@@ -336,7 +250,7 @@ func TestOS1FiltersEndToEnd(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("deliveries %v, want %v", got, want)
 	}
-	if inv := w.drain(topics.Invalid); len(inv) != 0 {
+	if inv := testenv.Drain(w.t, w.brokers, w.names.Topic(topics.Invalid)); len(inv) != 0 {
 		t.Fatalf("%d messages quarantined", len(inv))
 	}
 }
@@ -354,7 +268,7 @@ func TestKcatProducer(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kcat: %v\n%s", err, out)
 	}
-	eventually(t, "the kcat message is handled", func() bool { return m.Handled() >= 1 })
+	testenv.Eventually(t, 30*time.Second, "the kcat message is handled", func() bool { return m.Handled() >= 1 })
 	jobs := w.jobs()
 	if len(jobs) != 1 || jobs[0].GetEventName() != "userupdated" || !strings.Contains(string(jobs[0].GetBody()), "from kcat") {
 		t.Fatalf("jobs = %v", jobs)
@@ -372,12 +286,12 @@ func TestMalformedMessagesAreQuarantined(t *testing.T) {
 		// Same key as the good ones: one partition, so a stalled partition would hold them back.
 		msgs = append(msgs, kafka.Message{Key: []byte("k"), Value: []byte(b)}, event("k", "userCreatedEvent", fmt.Sprintf(`,"n":%d`, i)))
 	}
-	w.produce("participant", msgs...)
-	eventually(t, "every message is handled", func() bool { return m.Handled() >= int64(len(msgs)) })
+	testenv.Produce(t, w.brokers, w.names.Topic("participant"), msgs...)
+	testenv.Eventually(t, 30*time.Second, "every message is handled", func() bool { return m.Handled() >= int64(len(msgs)) })
 	if jobs := w.jobs(); len(jobs) != len(bad) {
 		t.Fatalf("%d jobs for %d good messages", len(jobs), len(bad))
 	}
-	inv := w.drain(topics.Invalid)
+	inv := testenv.Drain(w.t, w.brokers, w.names.Topic(topics.Invalid))
 	if len(inv) != len(bad) {
 		t.Fatalf("%d quarantined, want %d", len(inv), len(bad))
 	}
@@ -399,20 +313,20 @@ func TestPermissionWithdrawnMidStream(t *testing.T) {
 	w := newWorld(t)
 	w.setupOS1()
 	m := w.startMatcher(testenv.UniqueName("g"))
-	w.produce("participant", event("a", "userCreatedEvent", ""))
-	eventually(t, "the first message is handled", func() bool { return m.Handled() >= 1 })
+	testenv.Produce(t, w.brokers, w.names.Topic("participant"), event("a", "userCreatedEvent", ""))
+	testenv.Eventually(t, 30*time.Second, "the first message is handled", func() bool { return m.Handled() >= 1 })
 
 	v := m.ConfigVersion()
 	w.api("PATCH", "/v1/apps/"+w.subID, adminToken, map[string]any{"revoke": []string{"get user details"}})
-	eventually(t, "the matcher sees the revocation", func() bool { return m.ConfigVersion() > v })
-	w.produce("participant", event("a", "userCreatedEvent", ""))
-	eventually(t, "the second message is handled", func() bool { return m.Handled() >= 2 })
+	testenv.Eventually(t, 30*time.Second, "the matcher sees the revocation", func() bool { return m.ConfigVersion() > v })
+	testenv.Produce(t, w.brokers, w.names.Topic("participant"), event("a", "userCreatedEvent", ""))
+	testenv.Eventually(t, 30*time.Second, "the second message is handled", func() bool { return m.Handled() >= 2 })
 
 	v = m.ConfigVersion()
 	w.api("PATCH", "/v1/apps/"+w.subID, adminToken, map[string]any{"grant": []string{"get users"}})
-	eventually(t, "the matcher sees the grant", func() bool { return m.ConfigVersion() > v })
-	w.produce("participant", event("a", "userCreatedEvent", ""))
-	eventually(t, "the third message is handled", func() bool { return m.Handled() >= 3 })
+	testenv.Eventually(t, 30*time.Second, "the matcher sees the grant", func() bool { return m.ConfigVersion() > v })
+	testenv.Produce(t, w.brokers, w.names.Topic("participant"), event("a", "userCreatedEvent", ""))
+	testenv.Eventually(t, 30*time.Second, "the third message is handled", func() bool { return m.Handled() >= 3 })
 
 	var offsets []int64
 	for _, j := range w.jobs() {
@@ -428,17 +342,17 @@ func TestRegistryDownThenBack(t *testing.T) {
 	w.setupOS1()
 	m := w.startMatcher(testenv.UniqueName("g"))
 	w.stopReg()
-	w.produce("participant", event("a", "userCreatedEvent", ""), event("b", "userUpdatedEvent", ""))
-	eventually(t, "messages are handled with the registry down", func() bool { return m.Handled() >= 2 })
+	testenv.Produce(t, w.brokers, w.names.Topic("participant"), event("a", "userCreatedEvent", ""), event("b", "userUpdatedEvent", ""))
+	testenv.Eventually(t, 30*time.Second, "messages are handled with the registry down", func() bool { return m.Handled() >= 2 })
 	if n := len(w.jobs()); n != 2 {
 		t.Fatalf("%d jobs with the registry down, want 2 from the cached configuration", n)
 	}
 	w.startRegistry()
 	v := m.ConfigVersion()
 	w.api("DELETE", "/v1/subscriptions/"+w.subscribe["usercreated"], w.subKey, nil)
-	eventually(t, "the matcher reconnects and sees the deletion", func() bool { return m.ConfigVersion() > v })
-	w.produce("participant", event("c", "userCreatedEvent", ""), event("d", "userUpdatedEvent", ""))
-	eventually(t, "later messages are handled", func() bool { return m.Handled() >= 4 })
+	testenv.Eventually(t, 30*time.Second, "the matcher reconnects and sees the deletion", func() bool { return m.ConfigVersion() > v })
+	testenv.Produce(t, w.brokers, w.names.Topic("participant"), event("c", "userCreatedEvent", ""), event("d", "userUpdatedEvent", ""))
+	testenv.Eventually(t, 30*time.Second, "later messages are handled", func() bool { return m.Handled() >= 4 })
 	if n := len(w.jobs()); n != 3 {
 		t.Fatalf("%d jobs, want 3: the deleted subscription gets nothing after the registry is back", n)
 	}
@@ -458,11 +372,11 @@ func TestTwoMatchersSplitPartitions(t *testing.T) {
 		for i := range 30 {
 			msgs = append(msgs, event(fmt.Sprintf("r%d-%d", round, i), "userCreatedEvent", ""))
 		}
-		w.produce("participant", msgs...)
+		testenv.Produce(t, w.brokers, w.names.Topic("participant"), msgs...)
 		sent += len(msgs)
 		time.Sleep(200 * time.Millisecond)
 	}
-	eventually(t, "every message is handled", func() bool { return a.Handled()+b.Handled() >= int64(sent) })
+	testenv.Eventually(t, 30*time.Second, "every message is handled", func() bool { return a.Handled()+b.Handled() >= int64(sent) })
 	if got := len(byInput(t, w.jobs())); got != sent {
 		t.Fatalf("jobs for %d inputs, want %d", got, sent)
 	}
@@ -478,16 +392,16 @@ func TestRestartResumesWithoutLoss(t *testing.T) {
 	for i := range total {
 		msgs = append(msgs, event(fmt.Sprintf("u%d", i), "userCreatedEvent", ""))
 	}
-	w.produce("participant", msgs...)
+	testenv.Produce(t, w.brokers, w.names.Topic("participant"), msgs...)
 	// Small batches, so the first matcher is stopped part-way through.
 	first := w.startMatcher(group, func(c *matcher.Config) { c.BatchSize = 5 })
-	eventually(t, "the first matcher is under way", func() bool { return first.Handled() > 0 })
+	testenv.Eventually(t, 30*time.Second, "the first matcher is under way", func() bool { return first.Handled() > 0 })
 	first.stop()
 	if first.Handled() >= total {
 		t.Fatalf("the first matcher finished all %d before it was stopped; the test proves nothing", total)
 	}
 	second := w.startMatcher(group)
-	eventually(t, "the second matcher catches up", func() bool { return first.Handled()+second.Handled() >= total })
+	testenv.Eventually(t, 30*time.Second, "the second matcher catches up", func() bool { return first.Handled()+second.Handled() >= total })
 	jobs := w.jobs()
 	inputs := byInput(t, jobs)
 	if len(inputs) != total {
@@ -501,8 +415,8 @@ func TestReplayAndBackfill(t *testing.T) {
 	w.setupOS1()
 	m := w.startMatcher(testenv.UniqueName("g"))
 	t0 := time.Now().Add(-time.Second).UTC()
-	w.produce("participant", event("e1", "userCreatedEvent", ""), event("e2", "userUpdatedEvent", ""), event("e3", "userCreatedEvent", ""))
-	eventually(t, "the events are handled live", func() bool { return m.Handled() >= 3 })
+	testenv.Produce(t, w.brokers, w.names.Topic("participant"), event("e1", "userCreatedEvent", ""), event("e2", "userUpdatedEvent", ""), event("e3", "userCreatedEvent", ""))
+	testenv.Eventually(t, 30*time.Second, "the events are handled live", func() bool { return m.Handled() >= 3 })
 	live := w.jobs()
 	if len(live) != 3 {
 		t.Fatalf("%d live jobs, want 3", len(live))
@@ -515,7 +429,7 @@ func TestReplayAndBackfill(t *testing.T) {
 	backfill := created["backfill"].(map[string]any)
 	waitReplay := func(id string) map[string]any {
 		var r map[string]any
-		eventually(t, "replay "+id+" finishes", func() bool {
+		testenv.Eventually(t, 30*time.Second, "replay "+id+" finishes", func() bool {
 			r = w.api("GET", "/v1/replays/"+id, w.subKey, nil)
 			return r["status"] == "done" || r["status"] == "failed"
 		})

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/heraldhq/herald/pkg/worker"
+	"github.com/heraldhq/herald/pkg/kafkabatch"
 	deliveryv1 "github.com/heraldhq/herald/proto/herald/delivery/v1"
 	"github.com/heraldhq/herald/services/registry/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -108,49 +108,10 @@ func (in *ingester) Name() string { return "attempts-consumer" }
 
 // Run records attempts until ctx ends.
 func (in *ingester) Run(ctx context.Context) error {
-	fetched := make(chan kafka.Message, in.batch)
-	fetchErr := make(chan error, 1)
-	go func() {
-		for {
-			m, err := in.r.FetchMessage(ctx)
-			if err != nil {
-				fetchErr <- err
-				return
-			}
-			select {
-			case fetched <- m:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	batch := make([]kafka.Message, 0, in.batch)
-	for {
-		batch = batch[:0]
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-fetchErr:
-			return fmt.Errorf("registry: fetching attempts: %w", err)
-		case m := <-fetched:
-			batch = append(batch, m)
-		}
-	drain: // take what has already arrived, without waiting for more
-		for len(batch) < in.batch {
-			select {
-			case m := <-fetched:
-				batch = append(batch, m)
-			default:
-				break drain
-			}
-		}
-		hctx, done := worker.Finishing(ctx, in.grace)
-		err := in.handle(hctx, batch)
-		done()
-		if err != nil {
-			return err
-		}
+	if err := kafkabatch.Run(ctx, in.r, in.batch, in.grace, in.handle); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("registry: attempts: %w", err)
 	}
+	return ctx.Err()
 }
 
 // handle records one batch, retrying its writes until they succeed, then commits it.

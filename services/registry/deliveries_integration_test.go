@@ -37,7 +37,7 @@ func newLogEnv(t *testing.T, tweaks ...func(*registry.Config)) *logEnv {
 	t.Helper()
 	brokers := testenv.KafkaBrokers(t)
 	names := topics.Names{Prefix: testenv.UniqueName("t") + "."}
-	createTopics(t, brokers[0], names.Topic(topics.Attempts), names.Topic(topics.Deliveries))
+	testenv.CreateTopics(t, brokers, 3, names.Topic(topics.Attempts), names.Topic(topics.Deliveries))
 	e := newEnv(t, append([]func(*registry.Config){func(c *registry.Config) {
 		c.KafkaBrokers, c.TopicPrefix, c.AttemptsGroup = brokers, names.Prefix, testenv.UniqueName("registry-")
 	}}, tweaks...)...)
@@ -51,22 +51,6 @@ func newLogEnv(t *testing.T, tweaks ...func(*registry.Config)) *logEnv {
 		"appId": l.pubID, "topic": "participant", "events": []string{"usercreated"}, "url": "https://crm.example.com/hooks",
 	}).data()["id"].(string)
 	return l
-}
-
-func createTopics(t *testing.T, broker string, names ...string) {
-	t.Helper()
-	conn, err := kafka.Dial("tcp", broker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var cfgs []kafka.TopicConfig
-	for _, n := range names {
-		cfgs = append(cfgs, kafka.TopicConfig{Topic: n, NumPartitions: 3, ReplicationFactor: 1})
-	}
-	if err := conn.CreateTopics(cfgs...); err != nil {
-		t.Fatal(err)
-	}
 }
 
 const jobBody = `{"eventType":"userCreatedEvent","userId":"u1"}`
@@ -143,19 +127,9 @@ func (e *env) metric(name string) float64 {
 // messages; every write of a batch is done before its messages are counted.
 func (e *env) waitRecorded(recorded, invalid float64) {
 	e.t.Helper()
-	eventually(e.t, fmt.Sprintf("%v attempts and %v invalid messages are consumed", recorded, invalid), func() bool {
+	testenv.Eventually(e.t, 30*time.Second, fmt.Sprintf("%v attempts and %v invalid messages are consumed", recorded, invalid), func() bool {
 		return e.metric("herald_registry_attempts_recorded_total") >= recorded && e.metric("herald_registry_attempts_invalid_total") >= invalid
 	})
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting until %s", what)
 }
 
 func TestDeliveryLogRecordsAttempts(t *testing.T) {
@@ -312,7 +286,7 @@ func TestRetentionSweepsOldDeliveries(t *testing.T) {
 	// A registry sweeps when it starts, then hourly.
 	l.stop()
 	l.start()
-	eventually(t, "the old delivery is swept", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the old delivery is swept", func() bool {
 		return l.do("GET", "/v1/deliveries/msg_old", l.subKey, nil).status == 404
 	})
 	l.must(200, "GET", "/v1/deliveries/msg_recent", l.subKey, nil)

@@ -4,7 +4,6 @@ package faults
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -162,7 +161,7 @@ func newCluster(t *testing.T) *cluster {
 	c.base = "http://" + httpAddr
 	c.createTopics()
 	c.registry.start()
-	eventually(t, 30*time.Second, "the registry answers", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the registry answers", func() bool {
 		res, err := http.Get(c.base + "/readyz")
 		if err == nil {
 			res.Body.Close()
@@ -188,22 +187,10 @@ func tail(b []byte, n int) []byte {
 func (c *cluster) createTopics() {
 	c.t.Helper()
 	names := topics.Names{Prefix: c.prefix}
-	all := append(names.InputTopics(), names.Topic(topics.Invalid))
 	cfg := dispatcher.DefaultConfig()
 	cfg.TopicPrefix = c.prefix
-	all = append(all, dispatcher.Topics(cfg)...)
-	conn, err := kafka.Dial("tcp", c.brokers[0])
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer conn.Close()
-	var tc []kafka.TopicConfig
-	for _, n := range all {
-		tc = append(tc, kafka.TopicConfig{Topic: n, NumPartitions: 6, ReplicationFactor: 1})
-	}
-	if err := conn.CreateTopics(tc...); err != nil {
-		c.t.Fatal(err)
-	}
+	all := append(append(names.InputTopics(), names.Topic(topics.Invalid), names.Topic(topics.Replays)), dispatcher.Topics(cfg)...)
+	testenv.CreateTopics(c.t, c.brokers, 6, all...)
 }
 
 func (c *cluster) api(method, path, key string, body any) map[string]any {
@@ -236,15 +223,7 @@ func (c *cluster) subscribe(url string, opts map[string]any) string {
 // writer produces to the logical input topic, retrying while a fresh topic settles.
 func (c *cluster) produce(msgs ...kafka.Message) {
 	c.t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(c.brokers...), Topic: c.prefix + "entity", RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, Balancer: &kafka.RoundRobin{}}
-	defer w.Close()
-	var err error
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if err = w.WriteMessages(context.Background(), msgs...); err == nil {
-			return
-		}
-	}
-	c.t.Fatal(err)
+	testenv.Produce(c.t, c.brokers, c.prefix+"entity", msgs...)
 }
 
 // counter is a loopback receiver counting deliveries by webhook-id.
@@ -286,16 +265,6 @@ func (c *counter) counts() (unique, total int) {
 		total += n
 	}
 	return
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out after %s waiting until %s", timeout, what)
 }
 
 func events(from, n int, good bool) []kafka.Message {
@@ -342,7 +311,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	c.matcher.start()
 	<-produced
-	eventually(t, 3*time.Minute, fmt.Sprintf("all %d deliveries arrive", total), func() bool { u, _ := rc.counts(); return u >= total })
+	testenv.Eventually(t, 3*time.Minute, fmt.Sprintf("all %d deliveries arrive", total), func() bool { u, _ := rc.counts(); return u >= total })
 	u, n := rc.counts()
 	if u != total {
 		t.Fatalf("%d distinct deliveries, want %d", u, total)
@@ -359,10 +328,10 @@ func TestRegistryStoppedMidRun(t *testing.T) {
 	c.matcher.start()
 	c.dispatcher.start()
 	c.produce(events(0, 500, true)...)
-	eventually(t, time.Minute, "the first 500 arrive", func() bool { u, _ := rc.counts(); return u >= 500 })
+	testenv.Eventually(t, time.Minute, "the first 500 arrive", func() bool { u, _ := rc.counts(); return u >= 500 })
 	c.registry.kill()
 	c.produce(events(500, 500, true)...)
-	eventually(t, time.Minute, "500 more arrive with the registry down", func() bool { u, _ := rc.counts(); return u >= 1000 })
+	testenv.Eventually(t, time.Minute, "500 more arrive with the registry down", func() bool { u, _ := rc.counts(); return u >= 1000 })
 }
 
 // TestMalformedInputNeverStallsAPartition interleaves 1,000 malformed messages with 1,000 good
@@ -380,35 +349,8 @@ func TestMalformedInputNeverStallsAPartition(t *testing.T) {
 		}
 		c.produce(batch...)
 	}
-	eventually(t, 2*time.Minute, "all 1,000 good events are delivered", func() bool { u, _ := rc.counts(); return u >= 1000 })
-	eventually(t, time.Minute, "all 1,000 bad ones are quarantined", func() bool { return c.count(topics.Invalid) == 1000 })
-}
-
-// count reads how many messages a logical topic holds (sum of partition end offsets).
-func (c *cluster) count(topic string) int64 {
-	conn, err := kafka.Dial("tcp", c.brokers[0])
-	if err != nil {
-		return -1
-	}
-	defer conn.Close()
-	parts, err := conn.ReadPartitions(c.prefix + topic)
-	if err != nil {
-		return -1
-	}
-	var n int64
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(context.Background(), "tcp", c.brokers[0], p.Topic, p.ID)
-		if err != nil {
-			return -1
-		}
-		last, err := pc.ReadLastOffset()
-		pc.Close()
-		if err != nil {
-			return -1
-		}
-		n += last
-	}
-	return n
+	testenv.Eventually(t, 2*time.Minute, "all 1,000 good events are delivered", func() bool { u, _ := rc.counts(); return u >= 1000 })
+	testenv.Eventually(t, time.Minute, "all 1,000 bad ones are quarantined", func() bool { return testenv.Count(t, c.brokers, c.prefix+topics.Invalid) == 1000 })
 }
 
 // TestReceiverFailuresAreRetriedAndLogged runs five receivers that misbehave in the ways
@@ -467,7 +409,7 @@ func TestReceiverFailuresAreRetriedAndLogged(t *testing.T) {
 	c.dispatcher.start()
 	c.produce(events(0, 5, true)...)
 
-	eventually(t, time.Minute, "the flaky, slow and rate-limited receivers get all 5", func() bool {
+	testenv.Eventually(t, time.Minute, "the flaky, slow and rate-limited receivers get all 5", func() bool {
 		a, _ := flaky.counts()
 		b, _ := slow.counts()
 		d, _ := limited.counts()
@@ -476,7 +418,7 @@ func TestReceiverFailuresAreRetriedAndLogged(t *testing.T) {
 	// The attempt log, as the registry recorded it from herald.attempts.
 	deliveryOf := func(name, status string, attempts int) map[string]any {
 		var d map[string]any
-		eventually(t, time.Minute, fmt.Sprintf("%s's first delivery is %s after %d attempts", name, status, attempts), func() bool {
+		testenv.Eventually(t, time.Minute, fmt.Sprintf("%s's first delivery is %s after %d attempts", name, status, attempts), func() bool {
 			list := c.api("GET", "/v1/subscriptions/"+subs[name]+"/deliveries?limit=1", c.subKey, nil)["deliveries"].([]any)
 			if len(list) == 0 {
 				return false
@@ -510,7 +452,7 @@ func TestReceiverFailuresAreRetriedAndLogged(t *testing.T) {
 	if got := codes(deliveryOf("gone", "gone", 1)); got != "410/http_status" {
 		t.Errorf("410 attempts: %s", got)
 	}
-	eventually(t, time.Minute, "the 410 disables the subscription", func() bool {
+	testenv.Eventually(t, time.Minute, "the 410 disables the subscription", func() bool {
 		return c.api("GET", "/v1/subscriptions/"+subs["gone"], c.subKey, nil)["status"] == "disabled"
 	})
 	mu.Lock()

@@ -1,0 +1,120 @@
+// Package kafkabatch feeds a consumer's messages to a handler in batches: each batch is what
+// has already arrived, up to a maximum, so a busy topic gets large batches (one produce and
+// one commit for many messages) and a quiet one gets its messages at once, without a linger.
+//
+// The handler runs on a context that outlives a stop by a grace period, so the batch in flight
+// can finish producing and committing instead of being done twice by the next owner. Fetching
+// runs ahead by at most one batch: when the handler is slow, fetching stops (back-pressure).
+package kafkabatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/pkg/worker"
+	"github.com/segmentio/kafka-go"
+)
+
+// Fetcher is the part of a kafka.Reader that batching needs.
+type Fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+}
+
+// Run fetches from r and calls handle with batches of at most max messages until ctx ends
+// (returning ctx.Err()), fetching fails, or handle returns an error. The batch slice is reused:
+// handle must not keep it.
+func Run(ctx context.Context, r Fetcher, max int, grace time.Duration, handle func(ctx context.Context, batch []kafka.Message) error) error {
+	if max < 1 {
+		max = 1
+	}
+	fetched := make(chan kafka.Message, max)
+	fetchErr := make(chan error, 1)
+	go func() {
+		for {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				fetchErr <- err
+				return
+			}
+			select {
+			case fetched <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	batch := make([]kafka.Message, 0, max)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-fetchErr:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("kafkabatch: fetching: %w", err)
+		case m := <-fetched:
+			batch = append(batch, m)
+		}
+	drain: // take what has already arrived, without waiting for more
+		for len(batch) < max {
+			select {
+			case m := <-fetched:
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		hctx, done := worker.Finishing(ctx, grace)
+		err := handle(hctx, batch)
+		done()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Writer is the part of a kafka.Writer that WriteAll needs.
+type Writer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// WriteAll writes msgs until Kafka has acknowledged every one, or ctx ends. After a failure it
+// waits (100ms, doubling to 5s) and writes again only the messages that failed, when the
+// writer says which; onRetry, if not nil, hears of each failure. Nothing is ever dropped: a
+// caller that commits input offsets after WriteAll returns nil has made its output durable.
+func WriteAll(ctx context.Context, w Writer, msgs []kafka.Message, onRetry func(err error, left int, wait time.Duration)) error {
+	backoff := 100 * time.Millisecond
+	for len(msgs) > 0 {
+		err := w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
+			failed := msgs[:0:0]
+			for i, e := range werrs {
+				if e != nil {
+					failed = append(failed, msgs[i])
+				}
+			}
+			msgs = failed
+		}
+		if onRetry != nil {
+			onRetry(err, len(msgs), backoff)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	return nil
+}
