@@ -204,7 +204,7 @@ func TestDeliveryLogRecordsAttempts(t *testing.T) {
 		l.mustFail(404, "id", "no delivery", "POST", "/v1/deliveries/msg_one:redeliver", key, nil)
 	}
 	l.mustFail(404, "id", "no delivery", "GET", "/v1/deliveries/msg_nosuch", l.subKey, nil)
-	l.must(403, "GET", "/v1/deliveries/msg_one", adminToken, nil)
+	l.must(200, "GET", "/v1/deliveries/msg_one", adminToken, nil) // operators see every delivery
 }
 
 func TestRedeliverProducesTheJobAgain(t *testing.T) {
