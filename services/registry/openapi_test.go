@@ -11,9 +11,11 @@ package registry
 // What was read is then checked against the live mux that handler.routes builds.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/segmentio/kafka-go"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -402,9 +404,18 @@ func exprText(e ast.Expr) string {
 
 // ---- the live mux ----
 
+// unusedWriter stands in for Kafka in the routing tests; a write would be a test bug.
+type unusedWriter struct{}
+
+func (unusedWriter) WriteMessages(context.Context, ...kafka.Message) error {
+	panic("openapi test: a request reached Kafka")
+}
+
 func openAPIMux(t *testing.T, routes []muxRoute) *http.ServeMux {
 	t.Helper()
-	h := &handler{api: &API{adminToken: openAPIAdminToken}, log: slog.New(slog.DiscardHandler)}
+	// jobs is set so that routes needing Kafka reach their auth checks instead of answering 503;
+	// nothing is ever written (no request gets past the store, which is nil).
+	h := &handler{api: &API{adminToken: openAPIAdminToken, jobs: unusedWriter{}}, log: slog.New(slog.DiscardHandler)}
 	mux := http.NewServeMux()
 	h.routes(mux)
 	// service.go's own handlers need a running Service; stand-ins route the same patterns.
