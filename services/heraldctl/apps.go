@@ -131,3 +131,34 @@ func listText(l []string) string {
 	}
 	return strings.Join(l, ", ")
 }
+
+func appsRotateKeyCmd() *command {
+	return &command{
+		name:    "apps rotate-key",
+		args:    "APP_ID",
+		summary: "issue a new API key for an app (operator; admin token): the old key stops working at once",
+		minArgs: 1, maxArgs: 1,
+		run: func(ctx context.Context, c *cli, args []string) error {
+			if err := c.needToken(); err != nil {
+				return err
+			}
+			data, err := c.call(ctx, http.MethodPost, "/v1/apps/"+pathEscape(args[0])+":rotateKey", nil)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.stderr, "The new API key is shown only this once; the old one no longer works.")
+			if c.output == "json" {
+				return c.printJSON(data)
+			}
+			var r struct {
+				ID     string `json:"id"`
+				APIKey string `json:"apiKey"`
+			}
+			if err := decode(data, &r); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "New key for app %s.\n  apiKey:  %s\n", r.ID, r.APIKey)
+			return nil
+		},
+	}
+}

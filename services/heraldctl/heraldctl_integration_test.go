@@ -104,6 +104,16 @@ func TestCLIAgainstStandalone(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "user-service") || !strings.Contains(r.stdout, "crm") {
 			t.Fatalf("apps list: %s", r)
 		}
+		// A rotated key replaces the old one at once.
+		r = run(t, as(h.token, "apps", "rotate-key", pubID)...)
+		m = regexp.MustCompile(`apiKey: +(hk_\S+)`).FindStringSubmatch(r.stdout)
+		if r.code != 0 || m == nil || m[1] == pubKey || !strings.Contains(r.stderr, "no longer works") {
+			t.Fatalf("apps rotate-key: %s", r)
+		}
+		if r := run(t, as(pubKey, "events", "list", "--topic", "participant")...); r.code != 1 {
+			t.Fatalf("the old key still works after rotate-key: %s", r)
+		}
+		pubKey = m[1]
 	})
 	if pubKey == "" || subKey == "" {
 		t.FailNow()

@@ -138,6 +138,30 @@ func applyGrants(perms, grant, revoke []string) []string {
 	return out
 }
 
+// RotateAppKey issues a new API key for an app (admin): for a key that leaked or left with
+// someone. The old key stops working at once; the new one is returned once.
+func (a *API) RotateAppKey(ctx context.Context, req *registryv1.RotateAppKeyRequest) (*registryv1.CreateAppResponse, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	key, hash := apikey.New()
+	err := retryOnConflict(func() error {
+		app, err := a.store.App(ctx, req.GetId())
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("id", "no app %q", req.GetId())
+		}
+		if err != nil {
+			return err
+		}
+		app.KeyHash, app.UpdatedAt = hash, now()
+		return a.store.UpdateApp(ctx, app)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &registryv1.CreateAppResponse{Id: req.GetId(), ApiKey: key}, nil
+}
+
 // ListApps lists apps, oldest first (admin).
 func (a *API) ListApps(ctx context.Context, req *registryv1.ListAppsRequest) (*registryv1.ListAppsResponse, error) {
 	if err := requireAdmin(ctx); err != nil {

@@ -45,6 +45,12 @@ func (h *handler) routes(mux *http.ServeMux) {
 		m.AppId = r.PathValue("appId")
 		return nil
 	}))
+	h.actions(mux, "/v1/apps/{idAction}", map[string]http.Handler{
+		"rotateKey": route(h, http.StatusOK, a.RotateAppKey, func(r *http.Request, m *registryv1.RotateAppKeyRequest) error {
+			m.Id = actionID(r)
+			return nil
+		}),
+	})
 
 	mux.Handle("POST /v1/appconfig", route(h, http.StatusCreated, a.CreateAppConfig, nil))
 	mux.Handle("GET /v1/appconfig", route(h, http.StatusOK, a.GetAppConfig, nil))

@@ -235,6 +235,25 @@ func TestAppsAdmin(t *testing.T) {
 		t.Fatalf("after replace: %v", app["permissions"])
 	}
 	e.mustFail(404, "appId", "no app", "PATCH", "/v1/apps/app_missing", adminToken, map[string]any{"grant": []string{"a"}})
+
+	// Rotating an app's key: the new key works, the old one no longer does.
+	_, oldKey := e.createApp("rotating", "p")
+	rotID := e.must(200, "GET", "/v1/apps?limit=100", adminToken, nil).data()["apps"].([]any)
+	var rid string
+	for _, a := range rotID {
+		if a.(map[string]any)["name"] == "rotating" {
+			rid = a.(map[string]any)["id"].(string)
+		}
+	}
+	e.must(200, "GET", "/v1/publishers", oldKey, nil)
+	e.must(403, "POST", "/v1/apps/"+rid+":rotateKey", oldKey, nil)
+	newKey := e.must(200, "POST", "/v1/apps/"+rid+":rotateKey", adminToken, nil).data()["apiKey"].(string)
+	if newKey == oldKey {
+		t.Fatal("rotateKey returned the same key")
+	}
+	e.must(401, "GET", "/v1/publishers", oldKey, nil)
+	e.must(200, "GET", "/v1/publishers", newKey, nil)
+	e.mustFail(404, "id", "no app", "POST", "/v1/apps/app_missing:rotateKey", adminToken, nil)
 }
 
 func TestSecretsAtRest(t *testing.T) {

@@ -390,6 +390,50 @@ func (x *PermissionSet) GetValues() []string {
 	return nil
 }
 
+type RotateAppKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateAppKeyRequest) Reset() {
+	*x = RotateAppKeyRequest{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateAppKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateAppKeyRequest) ProtoMessage() {}
+
+func (x *RotateAppKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateAppKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateAppKeyRequest) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RotateAppKeyRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 type ListAppsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
@@ -400,7 +444,7 @@ type ListAppsRequest struct {
 
 func (x *ListAppsRequest) Reset() {
 	*x = ListAppsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -412,7 +456,7 @@ func (x *ListAppsRequest) String() string {
 func (*ListAppsRequest) ProtoMessage() {}
 
 func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -425,7 +469,7 @@ func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsRequest.ProtoReflect.Descriptor instead.
 func (*ListAppsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListAppsRequest) GetLimit() int32 {
@@ -452,7 +496,7 @@ type ListAppsResponse struct {
 
 func (x *ListAppsResponse) Reset() {
 	*x = ListAppsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +508,7 @@ func (x *ListAppsResponse) String() string {
 func (*ListAppsResponse) ProtoMessage() {}
 
 func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +521,7 @@ func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsResponse.ProtoReflect.Descriptor instead.
 func (*ListAppsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListAppsResponse) GetApps() []*App {
@@ -505,7 +549,7 @@ type PageMeta struct {
 
 func (x *PageMeta) Reset() {
 	*x = PageMeta{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +561,7 @@ func (x *PageMeta) String() string {
 func (*PageMeta) ProtoMessage() {}
 
 func (x *PageMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +574,7 @@ func (x *PageMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageMeta.ProtoReflect.Descriptor instead.
 func (*PageMeta) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PageMeta) GetNextPage() string {
@@ -561,7 +605,7 @@ type AppConfig struct {
 
 func (x *AppConfig) Reset() {
 	*x = AppConfig{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +617,7 @@ func (x *AppConfig) String() string {
 func (*AppConfig) ProtoMessage() {}
 
 func (x *AppConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +630,7 @@ func (x *AppConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppConfig.ProtoReflect.Descriptor instead.
 func (*AppConfig) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{8}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AppConfig) GetId() string {
@@ -634,7 +678,7 @@ type CreateAppConfigRequest struct {
 
 func (x *CreateAppConfigRequest) Reset() {
 	*x = CreateAppConfigRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +690,7 @@ func (x *CreateAppConfigRequest) String() string {
 func (*CreateAppConfigRequest) ProtoMessage() {}
 
 func (x *CreateAppConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +703,7 @@ func (x *CreateAppConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppConfigRequest.ProtoReflect.Descriptor instead.
 func (*CreateAppConfigRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{9}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateAppConfigRequest) GetPermissions() []string {
@@ -685,7 +729,7 @@ type CreateAppConfigResponse struct {
 
 func (x *CreateAppConfigResponse) Reset() {
 	*x = CreateAppConfigResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +741,7 @@ func (x *CreateAppConfigResponse) String() string {
 func (*CreateAppConfigResponse) ProtoMessage() {}
 
 func (x *CreateAppConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +754,7 @@ func (x *CreateAppConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppConfigResponse.ProtoReflect.Descriptor instead.
 func (*CreateAppConfigResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{10}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateAppConfigResponse) GetId() string {
@@ -728,7 +772,7 @@ type GetAppConfigRequest struct {
 
 func (x *GetAppConfigRequest) Reset() {
 	*x = GetAppConfigRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +784,7 @@ func (x *GetAppConfigRequest) String() string {
 func (*GetAppConfigRequest) ProtoMessage() {}
 
 func (x *GetAppConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +797,7 @@ func (x *GetAppConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetAppConfigRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{11}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{12}
 }
 
 // Event is a registered publisher event.
@@ -779,7 +823,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +835,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +848,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{12}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Event) GetName() string {
@@ -896,7 +940,7 @@ type RegisterEventsRequest struct {
 
 func (x *RegisterEventsRequest) Reset() {
 	*x = RegisterEventsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +952,7 @@ func (x *RegisterEventsRequest) String() string {
 func (*RegisterEventsRequest) ProtoMessage() {}
 
 func (x *RegisterEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +965,7 @@ func (x *RegisterEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventsRequest.ProtoReflect.Descriptor instead.
 func (*RegisterEventsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{13}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterEventsRequest) GetTopic() string {
@@ -954,7 +998,7 @@ type RegisterEventsResponse struct {
 
 func (x *RegisterEventsResponse) Reset() {
 	*x = RegisterEventsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1010,7 @@ func (x *RegisterEventsResponse) String() string {
 func (*RegisterEventsResponse) ProtoMessage() {}
 
 func (x *RegisterEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1023,7 @@ func (x *RegisterEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventsResponse.ProtoReflect.Descriptor instead.
 func (*RegisterEventsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{14}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegisterEventsResponse) GetEvents() []*Event {
@@ -1000,7 +1044,7 @@ type GetPublisherEventsRequest struct {
 
 func (x *GetPublisherEventsRequest) Reset() {
 	*x = GetPublisherEventsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1056,7 @@ func (x *GetPublisherEventsRequest) String() string {
 func (*GetPublisherEventsRequest) ProtoMessage() {}
 
 func (x *GetPublisherEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1069,7 @@ func (x *GetPublisherEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublisherEventsRequest.ProtoReflect.Descriptor instead.
 func (*GetPublisherEventsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{15}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetPublisherEventsRequest) GetTopic() string {
@@ -1059,7 +1103,7 @@ type GetPublisherEventsResponse struct {
 
 func (x *GetPublisherEventsResponse) Reset() {
 	*x = GetPublisherEventsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1115,7 @@ func (x *GetPublisherEventsResponse) String() string {
 func (*GetPublisherEventsResponse) ProtoMessage() {}
 
 func (x *GetPublisherEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1128,7 @@ func (x *GetPublisherEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublisherEventsResponse.ProtoReflect.Descriptor instead.
 func (*GetPublisherEventsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{16}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetPublisherEventsResponse) GetEvents() []*Event {
@@ -1114,7 +1158,7 @@ type UpdatePublisherEventsRequest struct {
 
 func (x *UpdatePublisherEventsRequest) Reset() {
 	*x = UpdatePublisherEventsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1170,7 @@ func (x *UpdatePublisherEventsRequest) String() string {
 func (*UpdatePublisherEventsRequest) ProtoMessage() {}
 
 func (x *UpdatePublisherEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1183,7 @@ func (x *UpdatePublisherEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePublisherEventsRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePublisherEventsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{17}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdatePublisherEventsRequest) GetTopic() string {
@@ -1179,7 +1223,7 @@ type EventPatch struct {
 
 func (x *EventPatch) Reset() {
 	*x = EventPatch{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1235,7 @@ func (x *EventPatch) String() string {
 func (*EventPatch) ProtoMessage() {}
 
 func (x *EventPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1248,7 @@ func (x *EventPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventPatch.ProtoReflect.Descriptor instead.
 func (*EventPatch) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{18}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EventPatch) GetName() string {
@@ -1265,7 +1309,7 @@ type UpdatePublisherEventsResponse struct {
 
 func (x *UpdatePublisherEventsResponse) Reset() {
 	*x = UpdatePublisherEventsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1321,7 @@ func (x *UpdatePublisherEventsResponse) String() string {
 func (*UpdatePublisherEventsResponse) ProtoMessage() {}
 
 func (x *UpdatePublisherEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1334,7 @@ func (x *UpdatePublisherEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePublisherEventsResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePublisherEventsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{19}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdatePublisherEventsResponse) GetEvents() []*Event {
@@ -1310,7 +1354,7 @@ type BulkDeleteEventsRequest struct {
 
 func (x *BulkDeleteEventsRequest) Reset() {
 	*x = BulkDeleteEventsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1366,7 @@ func (x *BulkDeleteEventsRequest) String() string {
 func (*BulkDeleteEventsRequest) ProtoMessage() {}
 
 func (x *BulkDeleteEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1379,7 @@ func (x *BulkDeleteEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkDeleteEventsRequest.ProtoReflect.Descriptor instead.
 func (*BulkDeleteEventsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{20}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BulkDeleteEventsRequest) GetTopic() string {
@@ -1362,7 +1406,7 @@ type BulkDeleteEventsResponse struct {
 
 func (x *BulkDeleteEventsResponse) Reset() {
 	*x = BulkDeleteEventsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1418,7 @@ func (x *BulkDeleteEventsResponse) String() string {
 func (*BulkDeleteEventsResponse) ProtoMessage() {}
 
 func (x *BulkDeleteEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1431,7 @@ func (x *BulkDeleteEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkDeleteEventsResponse.ProtoReflect.Descriptor instead.
 func (*BulkDeleteEventsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{21}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BulkDeleteEventsResponse) GetDeleted() []string {
@@ -1409,7 +1453,7 @@ type RemoveEventsRequest struct {
 
 func (x *RemoveEventsRequest) Reset() {
 	*x = RemoveEventsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1465,7 @@ func (x *RemoveEventsRequest) String() string {
 func (*RemoveEventsRequest) ProtoMessage() {}
 
 func (x *RemoveEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1478,7 @@ func (x *RemoveEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveEventsRequest.ProtoReflect.Descriptor instead.
 func (*RemoveEventsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{22}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RemoveEventsRequest) GetTopic() string {
@@ -1466,7 +1510,7 @@ type ListPublishersRequest struct {
 
 func (x *ListPublishersRequest) Reset() {
 	*x = ListPublishersRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1522,7 @@ func (x *ListPublishersRequest) String() string {
 func (*ListPublishersRequest) ProtoMessage() {}
 
 func (x *ListPublishersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1535,7 @@ func (x *ListPublishersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPublishersRequest.ProtoReflect.Descriptor instead.
 func (*ListPublishersRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{23}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{24}
 }
 
 type Publisher struct {
@@ -1506,7 +1550,7 @@ type Publisher struct {
 
 func (x *Publisher) Reset() {
 	*x = Publisher{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1518,7 +1562,7 @@ func (x *Publisher) String() string {
 func (*Publisher) ProtoMessage() {}
 
 func (x *Publisher) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1531,7 +1575,7 @@ func (x *Publisher) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Publisher.ProtoReflect.Descriptor instead.
 func (*Publisher) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{24}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Publisher) GetAppId() string {
@@ -1571,7 +1615,7 @@ type ListPublishersResponse struct {
 
 func (x *ListPublishersResponse) Reset() {
 	*x = ListPublishersResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1583,7 +1627,7 @@ func (x *ListPublishersResponse) String() string {
 func (*ListPublishersResponse) ProtoMessage() {}
 
 func (x *ListPublishersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1596,7 +1640,7 @@ func (x *ListPublishersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPublishersResponse.ProtoReflect.Descriptor instead.
 func (*ListPublishersResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{25}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListPublishersResponse) GetPublishers() []*Publisher {
@@ -1627,7 +1671,7 @@ type SubscriptionOptions struct {
 
 func (x *SubscriptionOptions) Reset() {
 	*x = SubscriptionOptions{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1639,7 +1683,7 @@ func (x *SubscriptionOptions) String() string {
 func (*SubscriptionOptions) ProtoMessage() {}
 
 func (x *SubscriptionOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1652,7 +1696,7 @@ func (x *SubscriptionOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionOptions.ProtoReflect.Descriptor instead.
 func (*SubscriptionOptions) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{26}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SubscriptionOptions) GetPayload() string {
@@ -1723,7 +1767,7 @@ type Subscription struct {
 
 func (x *Subscription) Reset() {
 	*x = Subscription{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[27]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +1779,7 @@ func (x *Subscription) String() string {
 func (*Subscription) ProtoMessage() {}
 
 func (x *Subscription) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[27]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +1792,7 @@ func (x *Subscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscription.ProtoReflect.Descriptor instead.
 func (*Subscription) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{27}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Subscription) GetId() string {
@@ -1867,7 +1911,7 @@ type CreateSubscriptionRequest struct {
 
 func (x *CreateSubscriptionRequest) Reset() {
 	*x = CreateSubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[28]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1879,7 +1923,7 @@ func (x *CreateSubscriptionRequest) String() string {
 func (*CreateSubscriptionRequest) ProtoMessage() {}
 
 func (x *CreateSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[28]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1892,7 +1936,7 @@ func (x *CreateSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{28}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateSubscriptionRequest) GetAppId() string {
@@ -1965,7 +2009,7 @@ type CreateSubscriptionResponse struct {
 
 func (x *CreateSubscriptionResponse) Reset() {
 	*x = CreateSubscriptionResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[29]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1977,7 +2021,7 @@ func (x *CreateSubscriptionResponse) String() string {
 func (*CreateSubscriptionResponse) ProtoMessage() {}
 
 func (x *CreateSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[29]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1990,7 +2034,7 @@ func (x *CreateSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*CreateSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{29}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateSubscriptionResponse) GetId() string {
@@ -2031,7 +2075,7 @@ type ListSubscriptionsRequest struct {
 
 func (x *ListSubscriptionsRequest) Reset() {
 	*x = ListSubscriptionsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[30]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2043,7 +2087,7 @@ func (x *ListSubscriptionsRequest) String() string {
 func (*ListSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[30]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2056,7 +2100,7 @@ func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{30}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListSubscriptionsRequest) GetLimit() int32 {
@@ -2083,7 +2127,7 @@ type ListSubscriptionsResponse struct {
 
 func (x *ListSubscriptionsResponse) Reset() {
 	*x = ListSubscriptionsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[31]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2095,7 +2139,7 @@ func (x *ListSubscriptionsResponse) String() string {
 func (*ListSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[31]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2108,7 +2152,7 @@ func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{31}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListSubscriptionsResponse) GetSubscriptions() []*Subscription {
@@ -2134,7 +2178,7 @@ type GetSubscriptionRequest struct {
 
 func (x *GetSubscriptionRequest) Reset() {
 	*x = GetSubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[32]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2190,7 @@ func (x *GetSubscriptionRequest) String() string {
 func (*GetSubscriptionRequest) ProtoMessage() {}
 
 func (x *GetSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[32]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2203,7 @@ func (x *GetSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{32}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetSubscriptionRequest) GetId() string {
@@ -2186,7 +2230,7 @@ type UpdateSubscriptionRequest struct {
 
 func (x *UpdateSubscriptionRequest) Reset() {
 	*x = UpdateSubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[33]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2242,7 @@ func (x *UpdateSubscriptionRequest) String() string {
 func (*UpdateSubscriptionRequest) ProtoMessage() {}
 
 func (x *UpdateSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[33]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +2255,7 @@ func (x *UpdateSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{33}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateSubscriptionRequest) GetId() string {
@@ -2273,7 +2317,7 @@ type EventNames struct {
 
 func (x *EventNames) Reset() {
 	*x = EventNames{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[34]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2329,7 @@ func (x *EventNames) String() string {
 func (*EventNames) ProtoMessage() {}
 
 func (x *EventNames) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[34]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2342,7 @@ func (x *EventNames) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventNames.ProtoReflect.Descriptor instead.
 func (*EventNames) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{34}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *EventNames) GetValues() []string {
@@ -2317,7 +2361,7 @@ type DeleteSubscriptionRequest struct {
 
 func (x *DeleteSubscriptionRequest) Reset() {
 	*x = DeleteSubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[35]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2373,7 @@ func (x *DeleteSubscriptionRequest) String() string {
 func (*DeleteSubscriptionRequest) ProtoMessage() {}
 
 func (x *DeleteSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[35]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2386,7 @@ func (x *DeleteSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{35}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteSubscriptionRequest) GetId() string {
@@ -2361,7 +2405,7 @@ type DeleteSubscriptionResponse struct {
 
 func (x *DeleteSubscriptionResponse) Reset() {
 	*x = DeleteSubscriptionResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[36]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2373,7 +2417,7 @@ func (x *DeleteSubscriptionResponse) String() string {
 func (*DeleteSubscriptionResponse) ProtoMessage() {}
 
 func (x *DeleteSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[36]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2386,7 +2430,7 @@ func (x *DeleteSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{36}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteSubscriptionResponse) GetId() string {
@@ -2405,7 +2449,7 @@ type VerifySubscriptionRequest struct {
 
 func (x *VerifySubscriptionRequest) Reset() {
 	*x = VerifySubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2461,7 @@ func (x *VerifySubscriptionRequest) String() string {
 func (*VerifySubscriptionRequest) ProtoMessage() {}
 
 func (x *VerifySubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2474,7 @@ func (x *VerifySubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifySubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*VerifySubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{37}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *VerifySubscriptionRequest) GetId() string {
@@ -2453,7 +2497,7 @@ type VerifySubscriptionResponse struct {
 
 func (x *VerifySubscriptionResponse) Reset() {
 	*x = VerifySubscriptionResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2465,7 +2509,7 @@ func (x *VerifySubscriptionResponse) String() string {
 func (*VerifySubscriptionResponse) ProtoMessage() {}
 
 func (x *VerifySubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2478,7 +2522,7 @@ func (x *VerifySubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifySubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*VerifySubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{38}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *VerifySubscriptionResponse) GetVerified() bool {
@@ -2529,7 +2573,7 @@ type Replay struct {
 
 func (x *Replay) Reset() {
 	*x = Replay{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2541,7 +2585,7 @@ func (x *Replay) String() string {
 func (*Replay) ProtoMessage() {}
 
 func (x *Replay) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2554,7 +2598,7 @@ func (x *Replay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Replay.ProtoReflect.Descriptor instead.
 func (*Replay) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{39}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Replay) GetId() string {
@@ -2639,7 +2683,7 @@ type ReplaySubscriptionRequest struct {
 
 func (x *ReplaySubscriptionRequest) Reset() {
 	*x = ReplaySubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2651,7 +2695,7 @@ func (x *ReplaySubscriptionRequest) String() string {
 func (*ReplaySubscriptionRequest) ProtoMessage() {}
 
 func (x *ReplaySubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2664,7 +2708,7 @@ func (x *ReplaySubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaySubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*ReplaySubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{40}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ReplaySubscriptionRequest) GetId() string {
@@ -2697,7 +2741,7 @@ type GetReplayRequest struct {
 
 func (x *GetReplayRequest) Reset() {
 	*x = GetReplayRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2709,7 +2753,7 @@ func (x *GetReplayRequest) String() string {
 func (*GetReplayRequest) ProtoMessage() {}
 
 func (x *GetReplayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2722,7 +2766,7 @@ func (x *GetReplayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReplayRequest.ProtoReflect.Descriptor instead.
 func (*GetReplayRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{41}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetReplayRequest) GetId() string {
@@ -2741,7 +2785,7 @@ type CancelReplayRequest struct {
 
 func (x *CancelReplayRequest) Reset() {
 	*x = CancelReplayRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2753,7 +2797,7 @@ func (x *CancelReplayRequest) String() string {
 func (*CancelReplayRequest) ProtoMessage() {}
 
 func (x *CancelReplayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2766,7 +2810,7 @@ func (x *CancelReplayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelReplayRequest.ProtoReflect.Descriptor instead.
 func (*CancelReplayRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{42}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CancelReplayRequest) GetId() string {
@@ -2789,7 +2833,7 @@ type ReportReplayRequest struct {
 
 func (x *ReportReplayRequest) Reset() {
 	*x = ReportReplayRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2801,7 +2845,7 @@ func (x *ReportReplayRequest) String() string {
 func (*ReportReplayRequest) ProtoMessage() {}
 
 func (x *ReportReplayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2814,7 +2858,7 @@ func (x *ReportReplayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportReplayRequest.ProtoReflect.Descriptor instead.
 func (*ReportReplayRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{43}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ReportReplayRequest) GetId() string {
@@ -2863,7 +2907,7 @@ type RotateSubscriptionSecretRequest struct {
 
 func (x *RotateSubscriptionSecretRequest) Reset() {
 	*x = RotateSubscriptionSecretRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2875,7 +2919,7 @@ func (x *RotateSubscriptionSecretRequest) String() string {
 func (*RotateSubscriptionSecretRequest) ProtoMessage() {}
 
 func (x *RotateSubscriptionSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2888,7 +2932,7 @@ func (x *RotateSubscriptionSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateSubscriptionSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateSubscriptionSecretRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{44}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RotateSubscriptionSecretRequest) GetId() string {
@@ -2915,7 +2959,7 @@ type RotateSubscriptionSecretResponse struct {
 
 func (x *RotateSubscriptionSecretResponse) Reset() {
 	*x = RotateSubscriptionSecretResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2927,7 +2971,7 @@ func (x *RotateSubscriptionSecretResponse) String() string {
 func (*RotateSubscriptionSecretResponse) ProtoMessage() {}
 
 func (x *RotateSubscriptionSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2940,7 +2984,7 @@ func (x *RotateSubscriptionSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateSubscriptionSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateSubscriptionSecretResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{45}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RotateSubscriptionSecretResponse) GetSecret() string {
@@ -3002,7 +3046,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3014,7 +3058,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3027,7 +3071,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{46}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Delivery) GetId() string {
@@ -3201,7 +3245,7 @@ type DeliveryAttempt struct {
 
 func (x *DeliveryAttempt) Reset() {
 	*x = DeliveryAttempt{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3213,7 +3257,7 @@ func (x *DeliveryAttempt) String() string {
 func (*DeliveryAttempt) ProtoMessage() {}
 
 func (x *DeliveryAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3226,7 +3270,7 @@ func (x *DeliveryAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryAttempt.ProtoReflect.Descriptor instead.
 func (*DeliveryAttempt) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{47}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DeliveryAttempt) GetAttempt() int32 {
@@ -3306,7 +3350,7 @@ type ListDeliveriesRequest struct {
 
 func (x *ListDeliveriesRequest) Reset() {
 	*x = ListDeliveriesRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3318,7 +3362,7 @@ func (x *ListDeliveriesRequest) String() string {
 func (*ListDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3331,7 +3375,7 @@ func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{48}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListDeliveriesRequest) GetSubscriptionId() string {
@@ -3373,7 +3417,7 @@ type ListDeliveriesResponse struct {
 
 func (x *ListDeliveriesResponse) Reset() {
 	*x = ListDeliveriesResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3385,7 +3429,7 @@ func (x *ListDeliveriesResponse) String() string {
 func (*ListDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3398,7 +3442,7 @@ func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{49}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListDeliveriesResponse) GetDeliveries() []*Delivery {
@@ -3424,7 +3468,7 @@ type GetDeliveryRequest struct {
 
 func (x *GetDeliveryRequest) Reset() {
 	*x = GetDeliveryRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3436,7 +3480,7 @@ func (x *GetDeliveryRequest) String() string {
 func (*GetDeliveryRequest) ProtoMessage() {}
 
 func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3449,7 +3493,7 @@ func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*GetDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{50}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetDeliveryRequest) GetId() string {
@@ -3468,7 +3512,7 @@ type RedeliverRequest struct {
 
 func (x *RedeliverRequest) Reset() {
 	*x = RedeliverRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3480,7 +3524,7 @@ func (x *RedeliverRequest) String() string {
 func (*RedeliverRequest) ProtoMessage() {}
 
 func (x *RedeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3493,7 +3537,7 @@ func (x *RedeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{51}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RedeliverRequest) GetId() string {
@@ -3513,7 +3557,7 @@ type RedeliverResponse struct {
 
 func (x *RedeliverResponse) Reset() {
 	*x = RedeliverResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[52]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3525,7 +3569,7 @@ func (x *RedeliverResponse) String() string {
 func (*RedeliverResponse) ProtoMessage() {}
 
 func (x *RedeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[52]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3538,7 +3582,7 @@ func (x *RedeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{52}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RedeliverResponse) GetId() string {
@@ -3556,7 +3600,7 @@ type WatchConfigRequest struct {
 
 func (x *WatchConfigRequest) Reset() {
 	*x = WatchConfigRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[53]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3568,7 +3612,7 @@ func (x *WatchConfigRequest) String() string {
 func (*WatchConfigRequest) ProtoMessage() {}
 
 func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[53]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3581,7 +3625,7 @@ func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigRequest.ProtoReflect.Descriptor instead.
 func (*WatchConfigRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{53}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{54}
 }
 
 // SubscriptionConfig is a subscription as the dispatcher needs it: secrets stay encrypted with
@@ -3598,7 +3642,7 @@ type SubscriptionConfig struct {
 
 func (x *SubscriptionConfig) Reset() {
 	*x = SubscriptionConfig{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[54]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3610,7 +3654,7 @@ func (x *SubscriptionConfig) String() string {
 func (*SubscriptionConfig) ProtoMessage() {}
 
 func (x *SubscriptionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[54]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3623,7 +3667,7 @@ func (x *SubscriptionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionConfig.ProtoReflect.Descriptor instead.
 func (*SubscriptionConfig) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{54}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SubscriptionConfig) GetSubscription() *Subscription {
@@ -3665,7 +3709,7 @@ type ConfigDeletion struct {
 
 func (x *ConfigDeletion) Reset() {
 	*x = ConfigDeletion{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[55]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3677,7 +3721,7 @@ func (x *ConfigDeletion) String() string {
 func (*ConfigDeletion) ProtoMessage() {}
 
 func (x *ConfigDeletion) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[55]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3690,7 +3734,7 @@ func (x *ConfigDeletion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigDeletion.ProtoReflect.Descriptor instead.
 func (*ConfigDeletion) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{55}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ConfigDeletion) GetKind() ConfigKind {
@@ -3725,7 +3769,7 @@ type WatchConfigResponse struct {
 
 func (x *WatchConfigResponse) Reset() {
 	*x = WatchConfigResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[56]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3737,7 +3781,7 @@ func (x *WatchConfigResponse) String() string {
 func (*WatchConfigResponse) ProtoMessage() {}
 
 func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[56]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3750,7 +3794,7 @@ func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigResponse.ProtoReflect.Descriptor instead.
 func (*WatchConfigResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{56}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *WatchConfigResponse) GetVersion() int64 {
@@ -3829,7 +3873,9 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x06revoke\x18\x05 \x03(\tR\x06revokeB\a\n" +
 	"\x05_name\"'\n" +
 	"\rPermissionSet\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\tR\x06values\";\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\"%\n" +
+	"\x13RotateAppKeyRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\";\n" +
 	"\x0fListAppsRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x12\n" +
 	"\x04page\x18\x02 \x01(\tR\x04page\"q\n" +
@@ -4115,11 +4161,12 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x0fCONFIG_KIND_APP\x10\x01\x12\x1a\n" +
 	"\x16CONFIG_KIND_APP_CONFIG\x10\x02\x12\x15\n" +
 	"\x11CONFIG_KIND_EVENT\x10\x03\x12\x1c\n" +
-	"\x18CONFIG_KIND_SUBSCRIPTION\x10\x042\xe2\x14\n" +
+	"\x18CONFIG_KIND_SUBSCRIPTION\x10\x042\xc2\x15\n" +
 	"\x0fRegistryService\x12X\n" +
 	"\tCreateApp\x12$.herald.registry.v1.CreateAppRequest\x1a%.herald.registry.v1.CreateAppResponse\x12J\n" +
 	"\tUpdateApp\x12$.herald.registry.v1.UpdateAppRequest\x1a\x17.herald.registry.v1.App\x12U\n" +
-	"\bListApps\x12#.herald.registry.v1.ListAppsRequest\x1a$.herald.registry.v1.ListAppsResponse\x12j\n" +
+	"\bListApps\x12#.herald.registry.v1.ListAppsRequest\x1a$.herald.registry.v1.ListAppsResponse\x12^\n" +
+	"\fRotateAppKey\x12'.herald.registry.v1.RotateAppKeyRequest\x1a%.herald.registry.v1.CreateAppResponse\x12j\n" +
 	"\x0fCreateAppConfig\x12*.herald.registry.v1.CreateAppConfigRequest\x1a+.herald.registry.v1.CreateAppConfigResponse\x12V\n" +
 	"\fGetAppConfig\x12'.herald.registry.v1.GetAppConfigRequest\x1a\x1d.herald.registry.v1.AppConfig\x12g\n" +
 	"\x0eRegisterEvents\x12).herald.registry.v1.RegisterEventsRequest\x1a*.herald.registry.v1.RegisterEventsResponse\x12s\n" +
@@ -4157,7 +4204,7 @@ func file_herald_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_herald_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_herald_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_herald_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_herald_registry_v1_registry_proto_goTypes = []any{
 	(ConfigKind)(0),                          // 0: herald.registry.v1.ConfigKind
 	(*App)(nil),                              // 1: herald.registry.v1.App
@@ -4165,175 +4212,178 @@ var file_herald_registry_v1_registry_proto_goTypes = []any{
 	(*CreateAppResponse)(nil),                // 3: herald.registry.v1.CreateAppResponse
 	(*UpdateAppRequest)(nil),                 // 4: herald.registry.v1.UpdateAppRequest
 	(*PermissionSet)(nil),                    // 5: herald.registry.v1.PermissionSet
-	(*ListAppsRequest)(nil),                  // 6: herald.registry.v1.ListAppsRequest
-	(*ListAppsResponse)(nil),                 // 7: herald.registry.v1.ListAppsResponse
-	(*PageMeta)(nil),                         // 8: herald.registry.v1.PageMeta
-	(*AppConfig)(nil),                        // 9: herald.registry.v1.AppConfig
-	(*CreateAppConfigRequest)(nil),           // 10: herald.registry.v1.CreateAppConfigRequest
-	(*CreateAppConfigResponse)(nil),          // 11: herald.registry.v1.CreateAppConfigResponse
-	(*GetAppConfigRequest)(nil),              // 12: herald.registry.v1.GetAppConfigRequest
-	(*Event)(nil),                            // 13: herald.registry.v1.Event
-	(*RegisterEventsRequest)(nil),            // 14: herald.registry.v1.RegisterEventsRequest
-	(*RegisterEventsResponse)(nil),           // 15: herald.registry.v1.RegisterEventsResponse
-	(*GetPublisherEventsRequest)(nil),        // 16: herald.registry.v1.GetPublisherEventsRequest
-	(*GetPublisherEventsResponse)(nil),       // 17: herald.registry.v1.GetPublisherEventsResponse
-	(*UpdatePublisherEventsRequest)(nil),     // 18: herald.registry.v1.UpdatePublisherEventsRequest
-	(*EventPatch)(nil),                       // 19: herald.registry.v1.EventPatch
-	(*UpdatePublisherEventsResponse)(nil),    // 20: herald.registry.v1.UpdatePublisherEventsResponse
-	(*BulkDeleteEventsRequest)(nil),          // 21: herald.registry.v1.BulkDeleteEventsRequest
-	(*BulkDeleteEventsResponse)(nil),         // 22: herald.registry.v1.BulkDeleteEventsResponse
-	(*RemoveEventsRequest)(nil),              // 23: herald.registry.v1.RemoveEventsRequest
-	(*ListPublishersRequest)(nil),            // 24: herald.registry.v1.ListPublishersRequest
-	(*Publisher)(nil),                        // 25: herald.registry.v1.Publisher
-	(*ListPublishersResponse)(nil),           // 26: herald.registry.v1.ListPublishersResponse
-	(*SubscriptionOptions)(nil),              // 27: herald.registry.v1.SubscriptionOptions
-	(*Subscription)(nil),                     // 28: herald.registry.v1.Subscription
-	(*CreateSubscriptionRequest)(nil),        // 29: herald.registry.v1.CreateSubscriptionRequest
-	(*CreateSubscriptionResponse)(nil),       // 30: herald.registry.v1.CreateSubscriptionResponse
-	(*ListSubscriptionsRequest)(nil),         // 31: herald.registry.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),        // 32: herald.registry.v1.ListSubscriptionsResponse
-	(*GetSubscriptionRequest)(nil),           // 33: herald.registry.v1.GetSubscriptionRequest
-	(*UpdateSubscriptionRequest)(nil),        // 34: herald.registry.v1.UpdateSubscriptionRequest
-	(*EventNames)(nil),                       // 35: herald.registry.v1.EventNames
-	(*DeleteSubscriptionRequest)(nil),        // 36: herald.registry.v1.DeleteSubscriptionRequest
-	(*DeleteSubscriptionResponse)(nil),       // 37: herald.registry.v1.DeleteSubscriptionResponse
-	(*VerifySubscriptionRequest)(nil),        // 38: herald.registry.v1.VerifySubscriptionRequest
-	(*VerifySubscriptionResponse)(nil),       // 39: herald.registry.v1.VerifySubscriptionResponse
-	(*Replay)(nil),                           // 40: herald.registry.v1.Replay
-	(*ReplaySubscriptionRequest)(nil),        // 41: herald.registry.v1.ReplaySubscriptionRequest
-	(*GetReplayRequest)(nil),                 // 42: herald.registry.v1.GetReplayRequest
-	(*CancelReplayRequest)(nil),              // 43: herald.registry.v1.CancelReplayRequest
-	(*ReportReplayRequest)(nil),              // 44: herald.registry.v1.ReportReplayRequest
-	(*RotateSubscriptionSecretRequest)(nil),  // 45: herald.registry.v1.RotateSubscriptionSecretRequest
-	(*RotateSubscriptionSecretResponse)(nil), // 46: herald.registry.v1.RotateSubscriptionSecretResponse
-	(*Delivery)(nil),                         // 47: herald.registry.v1.Delivery
-	(*DeliveryAttempt)(nil),                  // 48: herald.registry.v1.DeliveryAttempt
-	(*ListDeliveriesRequest)(nil),            // 49: herald.registry.v1.ListDeliveriesRequest
-	(*ListDeliveriesResponse)(nil),           // 50: herald.registry.v1.ListDeliveriesResponse
-	(*GetDeliveryRequest)(nil),               // 51: herald.registry.v1.GetDeliveryRequest
-	(*RedeliverRequest)(nil),                 // 52: herald.registry.v1.RedeliverRequest
-	(*RedeliverResponse)(nil),                // 53: herald.registry.v1.RedeliverResponse
-	(*WatchConfigRequest)(nil),               // 54: herald.registry.v1.WatchConfigRequest
-	(*SubscriptionConfig)(nil),               // 55: herald.registry.v1.SubscriptionConfig
-	(*ConfigDeletion)(nil),                   // 56: herald.registry.v1.ConfigDeletion
-	(*WatchConfigResponse)(nil),              // 57: herald.registry.v1.WatchConfigResponse
-	(*timestamppb.Timestamp)(nil),            // 58: google.protobuf.Timestamp
-	(*structpb.Value)(nil),                   // 59: google.protobuf.Value
+	(*RotateAppKeyRequest)(nil),              // 6: herald.registry.v1.RotateAppKeyRequest
+	(*ListAppsRequest)(nil),                  // 7: herald.registry.v1.ListAppsRequest
+	(*ListAppsResponse)(nil),                 // 8: herald.registry.v1.ListAppsResponse
+	(*PageMeta)(nil),                         // 9: herald.registry.v1.PageMeta
+	(*AppConfig)(nil),                        // 10: herald.registry.v1.AppConfig
+	(*CreateAppConfigRequest)(nil),           // 11: herald.registry.v1.CreateAppConfigRequest
+	(*CreateAppConfigResponse)(nil),          // 12: herald.registry.v1.CreateAppConfigResponse
+	(*GetAppConfigRequest)(nil),              // 13: herald.registry.v1.GetAppConfigRequest
+	(*Event)(nil),                            // 14: herald.registry.v1.Event
+	(*RegisterEventsRequest)(nil),            // 15: herald.registry.v1.RegisterEventsRequest
+	(*RegisterEventsResponse)(nil),           // 16: herald.registry.v1.RegisterEventsResponse
+	(*GetPublisherEventsRequest)(nil),        // 17: herald.registry.v1.GetPublisherEventsRequest
+	(*GetPublisherEventsResponse)(nil),       // 18: herald.registry.v1.GetPublisherEventsResponse
+	(*UpdatePublisherEventsRequest)(nil),     // 19: herald.registry.v1.UpdatePublisherEventsRequest
+	(*EventPatch)(nil),                       // 20: herald.registry.v1.EventPatch
+	(*UpdatePublisherEventsResponse)(nil),    // 21: herald.registry.v1.UpdatePublisherEventsResponse
+	(*BulkDeleteEventsRequest)(nil),          // 22: herald.registry.v1.BulkDeleteEventsRequest
+	(*BulkDeleteEventsResponse)(nil),         // 23: herald.registry.v1.BulkDeleteEventsResponse
+	(*RemoveEventsRequest)(nil),              // 24: herald.registry.v1.RemoveEventsRequest
+	(*ListPublishersRequest)(nil),            // 25: herald.registry.v1.ListPublishersRequest
+	(*Publisher)(nil),                        // 26: herald.registry.v1.Publisher
+	(*ListPublishersResponse)(nil),           // 27: herald.registry.v1.ListPublishersResponse
+	(*SubscriptionOptions)(nil),              // 28: herald.registry.v1.SubscriptionOptions
+	(*Subscription)(nil),                     // 29: herald.registry.v1.Subscription
+	(*CreateSubscriptionRequest)(nil),        // 30: herald.registry.v1.CreateSubscriptionRequest
+	(*CreateSubscriptionResponse)(nil),       // 31: herald.registry.v1.CreateSubscriptionResponse
+	(*ListSubscriptionsRequest)(nil),         // 32: herald.registry.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),        // 33: herald.registry.v1.ListSubscriptionsResponse
+	(*GetSubscriptionRequest)(nil),           // 34: herald.registry.v1.GetSubscriptionRequest
+	(*UpdateSubscriptionRequest)(nil),        // 35: herald.registry.v1.UpdateSubscriptionRequest
+	(*EventNames)(nil),                       // 36: herald.registry.v1.EventNames
+	(*DeleteSubscriptionRequest)(nil),        // 37: herald.registry.v1.DeleteSubscriptionRequest
+	(*DeleteSubscriptionResponse)(nil),       // 38: herald.registry.v1.DeleteSubscriptionResponse
+	(*VerifySubscriptionRequest)(nil),        // 39: herald.registry.v1.VerifySubscriptionRequest
+	(*VerifySubscriptionResponse)(nil),       // 40: herald.registry.v1.VerifySubscriptionResponse
+	(*Replay)(nil),                           // 41: herald.registry.v1.Replay
+	(*ReplaySubscriptionRequest)(nil),        // 42: herald.registry.v1.ReplaySubscriptionRequest
+	(*GetReplayRequest)(nil),                 // 43: herald.registry.v1.GetReplayRequest
+	(*CancelReplayRequest)(nil),              // 44: herald.registry.v1.CancelReplayRequest
+	(*ReportReplayRequest)(nil),              // 45: herald.registry.v1.ReportReplayRequest
+	(*RotateSubscriptionSecretRequest)(nil),  // 46: herald.registry.v1.RotateSubscriptionSecretRequest
+	(*RotateSubscriptionSecretResponse)(nil), // 47: herald.registry.v1.RotateSubscriptionSecretResponse
+	(*Delivery)(nil),                         // 48: herald.registry.v1.Delivery
+	(*DeliveryAttempt)(nil),                  // 49: herald.registry.v1.DeliveryAttempt
+	(*ListDeliveriesRequest)(nil),            // 50: herald.registry.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),           // 51: herald.registry.v1.ListDeliveriesResponse
+	(*GetDeliveryRequest)(nil),               // 52: herald.registry.v1.GetDeliveryRequest
+	(*RedeliverRequest)(nil),                 // 53: herald.registry.v1.RedeliverRequest
+	(*RedeliverResponse)(nil),                // 54: herald.registry.v1.RedeliverResponse
+	(*WatchConfigRequest)(nil),               // 55: herald.registry.v1.WatchConfigRequest
+	(*SubscriptionConfig)(nil),               // 56: herald.registry.v1.SubscriptionConfig
+	(*ConfigDeletion)(nil),                   // 57: herald.registry.v1.ConfigDeletion
+	(*WatchConfigResponse)(nil),              // 58: herald.registry.v1.WatchConfigResponse
+	(*timestamppb.Timestamp)(nil),            // 59: google.protobuf.Timestamp
+	(*structpb.Value)(nil),                   // 60: google.protobuf.Value
 }
 var file_herald_registry_v1_registry_proto_depIdxs = []int32{
-	58, // 0: herald.registry.v1.App.create_time:type_name -> google.protobuf.Timestamp
-	58, // 1: herald.registry.v1.App.update_time:type_name -> google.protobuf.Timestamp
+	59, // 0: herald.registry.v1.App.create_time:type_name -> google.protobuf.Timestamp
+	59, // 1: herald.registry.v1.App.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 2: herald.registry.v1.UpdateAppRequest.permissions:type_name -> herald.registry.v1.PermissionSet
 	1,  // 3: herald.registry.v1.ListAppsResponse.apps:type_name -> herald.registry.v1.App
-	8,  // 4: herald.registry.v1.ListAppsResponse.meta:type_name -> herald.registry.v1.PageMeta
-	58, // 5: herald.registry.v1.AppConfig.create_time:type_name -> google.protobuf.Timestamp
-	58, // 6: herald.registry.v1.AppConfig.update_time:type_name -> google.protobuf.Timestamp
-	59, // 7: herald.registry.v1.Event.filter_logic:type_name -> google.protobuf.Value
-	58, // 8: herald.registry.v1.Event.create_time:type_name -> google.protobuf.Timestamp
-	58, // 9: herald.registry.v1.Event.update_time:type_name -> google.protobuf.Timestamp
-	13, // 10: herald.registry.v1.RegisterEventsRequest.events:type_name -> herald.registry.v1.Event
-	13, // 11: herald.registry.v1.RegisterEventsResponse.events:type_name -> herald.registry.v1.Event
-	13, // 12: herald.registry.v1.GetPublisherEventsResponse.events:type_name -> herald.registry.v1.Event
-	8,  // 13: herald.registry.v1.GetPublisherEventsResponse.meta:type_name -> herald.registry.v1.PageMeta
-	19, // 14: herald.registry.v1.UpdatePublisherEventsRequest.events:type_name -> herald.registry.v1.EventPatch
-	59, // 15: herald.registry.v1.EventPatch.filter_logic:type_name -> google.protobuf.Value
-	13, // 16: herald.registry.v1.UpdatePublisherEventsResponse.events:type_name -> herald.registry.v1.Event
-	13, // 17: herald.registry.v1.Publisher.events:type_name -> herald.registry.v1.Event
-	25, // 18: herald.registry.v1.ListPublishersResponse.publishers:type_name -> herald.registry.v1.Publisher
-	59, // 19: herald.registry.v1.Subscription.filter_logic:type_name -> google.protobuf.Value
-	27, // 20: herald.registry.v1.Subscription.options:type_name -> herald.registry.v1.SubscriptionOptions
-	58, // 21: herald.registry.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	58, // 22: herald.registry.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	58, // 23: herald.registry.v1.Subscription.secret_rotate_time:type_name -> google.protobuf.Timestamp
-	59, // 24: herald.registry.v1.CreateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
-	27, // 25: herald.registry.v1.CreateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
-	58, // 26: herald.registry.v1.CreateSubscriptionRequest.backfill_from:type_name -> google.protobuf.Timestamp
-	28, // 27: herald.registry.v1.CreateSubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
-	40, // 28: herald.registry.v1.CreateSubscriptionResponse.backfill:type_name -> herald.registry.v1.Replay
-	28, // 29: herald.registry.v1.ListSubscriptionsResponse.subscriptions:type_name -> herald.registry.v1.Subscription
-	8,  // 30: herald.registry.v1.ListSubscriptionsResponse.meta:type_name -> herald.registry.v1.PageMeta
-	35, // 31: herald.registry.v1.UpdateSubscriptionRequest.events:type_name -> herald.registry.v1.EventNames
-	59, // 32: herald.registry.v1.UpdateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
-	27, // 33: herald.registry.v1.UpdateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
-	28, // 34: herald.registry.v1.VerifySubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
-	58, // 35: herald.registry.v1.Replay.from:type_name -> google.protobuf.Timestamp
-	58, // 36: herald.registry.v1.Replay.to:type_name -> google.protobuf.Timestamp
-	58, // 37: herald.registry.v1.Replay.create_time:type_name -> google.protobuf.Timestamp
-	58, // 38: herald.registry.v1.Replay.update_time:type_name -> google.protobuf.Timestamp
-	58, // 39: herald.registry.v1.ReplaySubscriptionRequest.from:type_name -> google.protobuf.Timestamp
-	58, // 40: herald.registry.v1.ReplaySubscriptionRequest.to:type_name -> google.protobuf.Timestamp
-	58, // 41: herald.registry.v1.RotateSubscriptionSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	58, // 42: herald.registry.v1.Delivery.event_time:type_name -> google.protobuf.Timestamp
-	58, // 43: herald.registry.v1.Delivery.last_attempt_time:type_name -> google.protobuf.Timestamp
-	58, // 44: herald.registry.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	58, // 45: herald.registry.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	48, // 46: herald.registry.v1.Delivery.attempts:type_name -> herald.registry.v1.DeliveryAttempt
-	58, // 47: herald.registry.v1.DeliveryAttempt.time:type_name -> google.protobuf.Timestamp
-	58, // 48: herald.registry.v1.DeliveryAttempt.next_attempt_time:type_name -> google.protobuf.Timestamp
-	47, // 49: herald.registry.v1.ListDeliveriesResponse.deliveries:type_name -> herald.registry.v1.Delivery
-	8,  // 50: herald.registry.v1.ListDeliveriesResponse.meta:type_name -> herald.registry.v1.PageMeta
-	28, // 51: herald.registry.v1.SubscriptionConfig.subscription:type_name -> herald.registry.v1.Subscription
-	58, // 52: herald.registry.v1.SubscriptionConfig.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	9,  // 4: herald.registry.v1.ListAppsResponse.meta:type_name -> herald.registry.v1.PageMeta
+	59, // 5: herald.registry.v1.AppConfig.create_time:type_name -> google.protobuf.Timestamp
+	59, // 6: herald.registry.v1.AppConfig.update_time:type_name -> google.protobuf.Timestamp
+	60, // 7: herald.registry.v1.Event.filter_logic:type_name -> google.protobuf.Value
+	59, // 8: herald.registry.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	59, // 9: herald.registry.v1.Event.update_time:type_name -> google.protobuf.Timestamp
+	14, // 10: herald.registry.v1.RegisterEventsRequest.events:type_name -> herald.registry.v1.Event
+	14, // 11: herald.registry.v1.RegisterEventsResponse.events:type_name -> herald.registry.v1.Event
+	14, // 12: herald.registry.v1.GetPublisherEventsResponse.events:type_name -> herald.registry.v1.Event
+	9,  // 13: herald.registry.v1.GetPublisherEventsResponse.meta:type_name -> herald.registry.v1.PageMeta
+	20, // 14: herald.registry.v1.UpdatePublisherEventsRequest.events:type_name -> herald.registry.v1.EventPatch
+	60, // 15: herald.registry.v1.EventPatch.filter_logic:type_name -> google.protobuf.Value
+	14, // 16: herald.registry.v1.UpdatePublisherEventsResponse.events:type_name -> herald.registry.v1.Event
+	14, // 17: herald.registry.v1.Publisher.events:type_name -> herald.registry.v1.Event
+	26, // 18: herald.registry.v1.ListPublishersResponse.publishers:type_name -> herald.registry.v1.Publisher
+	60, // 19: herald.registry.v1.Subscription.filter_logic:type_name -> google.protobuf.Value
+	28, // 20: herald.registry.v1.Subscription.options:type_name -> herald.registry.v1.SubscriptionOptions
+	59, // 21: herald.registry.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	59, // 22: herald.registry.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	59, // 23: herald.registry.v1.Subscription.secret_rotate_time:type_name -> google.protobuf.Timestamp
+	60, // 24: herald.registry.v1.CreateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
+	28, // 25: herald.registry.v1.CreateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
+	59, // 26: herald.registry.v1.CreateSubscriptionRequest.backfill_from:type_name -> google.protobuf.Timestamp
+	29, // 27: herald.registry.v1.CreateSubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
+	41, // 28: herald.registry.v1.CreateSubscriptionResponse.backfill:type_name -> herald.registry.v1.Replay
+	29, // 29: herald.registry.v1.ListSubscriptionsResponse.subscriptions:type_name -> herald.registry.v1.Subscription
+	9,  // 30: herald.registry.v1.ListSubscriptionsResponse.meta:type_name -> herald.registry.v1.PageMeta
+	36, // 31: herald.registry.v1.UpdateSubscriptionRequest.events:type_name -> herald.registry.v1.EventNames
+	60, // 32: herald.registry.v1.UpdateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
+	28, // 33: herald.registry.v1.UpdateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
+	29, // 34: herald.registry.v1.VerifySubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
+	59, // 35: herald.registry.v1.Replay.from:type_name -> google.protobuf.Timestamp
+	59, // 36: herald.registry.v1.Replay.to:type_name -> google.protobuf.Timestamp
+	59, // 37: herald.registry.v1.Replay.create_time:type_name -> google.protobuf.Timestamp
+	59, // 38: herald.registry.v1.Replay.update_time:type_name -> google.protobuf.Timestamp
+	59, // 39: herald.registry.v1.ReplaySubscriptionRequest.from:type_name -> google.protobuf.Timestamp
+	59, // 40: herald.registry.v1.ReplaySubscriptionRequest.to:type_name -> google.protobuf.Timestamp
+	59, // 41: herald.registry.v1.RotateSubscriptionSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	59, // 42: herald.registry.v1.Delivery.event_time:type_name -> google.protobuf.Timestamp
+	59, // 43: herald.registry.v1.Delivery.last_attempt_time:type_name -> google.protobuf.Timestamp
+	59, // 44: herald.registry.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	59, // 45: herald.registry.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	49, // 46: herald.registry.v1.Delivery.attempts:type_name -> herald.registry.v1.DeliveryAttempt
+	59, // 47: herald.registry.v1.DeliveryAttempt.time:type_name -> google.protobuf.Timestamp
+	59, // 48: herald.registry.v1.DeliveryAttempt.next_attempt_time:type_name -> google.protobuf.Timestamp
+	48, // 49: herald.registry.v1.ListDeliveriesResponse.deliveries:type_name -> herald.registry.v1.Delivery
+	9,  // 50: herald.registry.v1.ListDeliveriesResponse.meta:type_name -> herald.registry.v1.PageMeta
+	29, // 51: herald.registry.v1.SubscriptionConfig.subscription:type_name -> herald.registry.v1.Subscription
+	59, // 52: herald.registry.v1.SubscriptionConfig.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
 	0,  // 53: herald.registry.v1.ConfigDeletion.kind:type_name -> herald.registry.v1.ConfigKind
 	1,  // 54: herald.registry.v1.WatchConfigResponse.apps:type_name -> herald.registry.v1.App
-	9,  // 55: herald.registry.v1.WatchConfigResponse.app_configs:type_name -> herald.registry.v1.AppConfig
-	13, // 56: herald.registry.v1.WatchConfigResponse.events:type_name -> herald.registry.v1.Event
-	55, // 57: herald.registry.v1.WatchConfigResponse.subscriptions:type_name -> herald.registry.v1.SubscriptionConfig
-	56, // 58: herald.registry.v1.WatchConfigResponse.deletions:type_name -> herald.registry.v1.ConfigDeletion
+	10, // 55: herald.registry.v1.WatchConfigResponse.app_configs:type_name -> herald.registry.v1.AppConfig
+	14, // 56: herald.registry.v1.WatchConfigResponse.events:type_name -> herald.registry.v1.Event
+	56, // 57: herald.registry.v1.WatchConfigResponse.subscriptions:type_name -> herald.registry.v1.SubscriptionConfig
+	57, // 58: herald.registry.v1.WatchConfigResponse.deletions:type_name -> herald.registry.v1.ConfigDeletion
 	2,  // 59: herald.registry.v1.RegistryService.CreateApp:input_type -> herald.registry.v1.CreateAppRequest
 	4,  // 60: herald.registry.v1.RegistryService.UpdateApp:input_type -> herald.registry.v1.UpdateAppRequest
-	6,  // 61: herald.registry.v1.RegistryService.ListApps:input_type -> herald.registry.v1.ListAppsRequest
-	10, // 62: herald.registry.v1.RegistryService.CreateAppConfig:input_type -> herald.registry.v1.CreateAppConfigRequest
-	12, // 63: herald.registry.v1.RegistryService.GetAppConfig:input_type -> herald.registry.v1.GetAppConfigRequest
-	14, // 64: herald.registry.v1.RegistryService.RegisterEvents:input_type -> herald.registry.v1.RegisterEventsRequest
-	16, // 65: herald.registry.v1.RegistryService.GetPublisherEvents:input_type -> herald.registry.v1.GetPublisherEventsRequest
-	18, // 66: herald.registry.v1.RegistryService.UpdatePublisherEvents:input_type -> herald.registry.v1.UpdatePublisherEventsRequest
-	21, // 67: herald.registry.v1.RegistryService.BulkDeleteEvents:input_type -> herald.registry.v1.BulkDeleteEventsRequest
-	23, // 68: herald.registry.v1.RegistryService.RemoveEvents:input_type -> herald.registry.v1.RemoveEventsRequest
-	24, // 69: herald.registry.v1.RegistryService.ListPublishers:input_type -> herald.registry.v1.ListPublishersRequest
-	29, // 70: herald.registry.v1.RegistryService.CreateSubscription:input_type -> herald.registry.v1.CreateSubscriptionRequest
-	31, // 71: herald.registry.v1.RegistryService.ListSubscriptions:input_type -> herald.registry.v1.ListSubscriptionsRequest
-	33, // 72: herald.registry.v1.RegistryService.GetSubscription:input_type -> herald.registry.v1.GetSubscriptionRequest
-	34, // 73: herald.registry.v1.RegistryService.UpdateSubscription:input_type -> herald.registry.v1.UpdateSubscriptionRequest
-	36, // 74: herald.registry.v1.RegistryService.DeleteSubscription:input_type -> herald.registry.v1.DeleteSubscriptionRequest
-	45, // 75: herald.registry.v1.RegistryService.RotateSubscriptionSecret:input_type -> herald.registry.v1.RotateSubscriptionSecretRequest
-	38, // 76: herald.registry.v1.RegistryService.VerifySubscription:input_type -> herald.registry.v1.VerifySubscriptionRequest
-	41, // 77: herald.registry.v1.RegistryService.ReplaySubscription:input_type -> herald.registry.v1.ReplaySubscriptionRequest
-	42, // 78: herald.registry.v1.RegistryService.GetReplay:input_type -> herald.registry.v1.GetReplayRequest
-	43, // 79: herald.registry.v1.RegistryService.CancelReplay:input_type -> herald.registry.v1.CancelReplayRequest
-	44, // 80: herald.registry.v1.RegistryService.ReportReplay:input_type -> herald.registry.v1.ReportReplayRequest
-	49, // 81: herald.registry.v1.RegistryService.ListDeliveries:input_type -> herald.registry.v1.ListDeliveriesRequest
-	51, // 82: herald.registry.v1.RegistryService.GetDelivery:input_type -> herald.registry.v1.GetDeliveryRequest
-	52, // 83: herald.registry.v1.RegistryService.Redeliver:input_type -> herald.registry.v1.RedeliverRequest
-	54, // 84: herald.registry.v1.RegistryService.WatchConfig:input_type -> herald.registry.v1.WatchConfigRequest
-	3,  // 85: herald.registry.v1.RegistryService.CreateApp:output_type -> herald.registry.v1.CreateAppResponse
-	1,  // 86: herald.registry.v1.RegistryService.UpdateApp:output_type -> herald.registry.v1.App
-	7,  // 87: herald.registry.v1.RegistryService.ListApps:output_type -> herald.registry.v1.ListAppsResponse
-	11, // 88: herald.registry.v1.RegistryService.CreateAppConfig:output_type -> herald.registry.v1.CreateAppConfigResponse
-	9,  // 89: herald.registry.v1.RegistryService.GetAppConfig:output_type -> herald.registry.v1.AppConfig
-	15, // 90: herald.registry.v1.RegistryService.RegisterEvents:output_type -> herald.registry.v1.RegisterEventsResponse
-	17, // 91: herald.registry.v1.RegistryService.GetPublisherEvents:output_type -> herald.registry.v1.GetPublisherEventsResponse
-	20, // 92: herald.registry.v1.RegistryService.UpdatePublisherEvents:output_type -> herald.registry.v1.UpdatePublisherEventsResponse
-	22, // 93: herald.registry.v1.RegistryService.BulkDeleteEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
-	22, // 94: herald.registry.v1.RegistryService.RemoveEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
-	26, // 95: herald.registry.v1.RegistryService.ListPublishers:output_type -> herald.registry.v1.ListPublishersResponse
-	30, // 96: herald.registry.v1.RegistryService.CreateSubscription:output_type -> herald.registry.v1.CreateSubscriptionResponse
-	32, // 97: herald.registry.v1.RegistryService.ListSubscriptions:output_type -> herald.registry.v1.ListSubscriptionsResponse
-	28, // 98: herald.registry.v1.RegistryService.GetSubscription:output_type -> herald.registry.v1.Subscription
-	28, // 99: herald.registry.v1.RegistryService.UpdateSubscription:output_type -> herald.registry.v1.Subscription
-	37, // 100: herald.registry.v1.RegistryService.DeleteSubscription:output_type -> herald.registry.v1.DeleteSubscriptionResponse
-	46, // 101: herald.registry.v1.RegistryService.RotateSubscriptionSecret:output_type -> herald.registry.v1.RotateSubscriptionSecretResponse
-	39, // 102: herald.registry.v1.RegistryService.VerifySubscription:output_type -> herald.registry.v1.VerifySubscriptionResponse
-	40, // 103: herald.registry.v1.RegistryService.ReplaySubscription:output_type -> herald.registry.v1.Replay
-	40, // 104: herald.registry.v1.RegistryService.GetReplay:output_type -> herald.registry.v1.Replay
-	40, // 105: herald.registry.v1.RegistryService.CancelReplay:output_type -> herald.registry.v1.Replay
-	40, // 106: herald.registry.v1.RegistryService.ReportReplay:output_type -> herald.registry.v1.Replay
-	50, // 107: herald.registry.v1.RegistryService.ListDeliveries:output_type -> herald.registry.v1.ListDeliveriesResponse
-	47, // 108: herald.registry.v1.RegistryService.GetDelivery:output_type -> herald.registry.v1.Delivery
-	53, // 109: herald.registry.v1.RegistryService.Redeliver:output_type -> herald.registry.v1.RedeliverResponse
-	57, // 110: herald.registry.v1.RegistryService.WatchConfig:output_type -> herald.registry.v1.WatchConfigResponse
-	85, // [85:111] is the sub-list for method output_type
-	59, // [59:85] is the sub-list for method input_type
+	7,  // 61: herald.registry.v1.RegistryService.ListApps:input_type -> herald.registry.v1.ListAppsRequest
+	6,  // 62: herald.registry.v1.RegistryService.RotateAppKey:input_type -> herald.registry.v1.RotateAppKeyRequest
+	11, // 63: herald.registry.v1.RegistryService.CreateAppConfig:input_type -> herald.registry.v1.CreateAppConfigRequest
+	13, // 64: herald.registry.v1.RegistryService.GetAppConfig:input_type -> herald.registry.v1.GetAppConfigRequest
+	15, // 65: herald.registry.v1.RegistryService.RegisterEvents:input_type -> herald.registry.v1.RegisterEventsRequest
+	17, // 66: herald.registry.v1.RegistryService.GetPublisherEvents:input_type -> herald.registry.v1.GetPublisherEventsRequest
+	19, // 67: herald.registry.v1.RegistryService.UpdatePublisherEvents:input_type -> herald.registry.v1.UpdatePublisherEventsRequest
+	22, // 68: herald.registry.v1.RegistryService.BulkDeleteEvents:input_type -> herald.registry.v1.BulkDeleteEventsRequest
+	24, // 69: herald.registry.v1.RegistryService.RemoveEvents:input_type -> herald.registry.v1.RemoveEventsRequest
+	25, // 70: herald.registry.v1.RegistryService.ListPublishers:input_type -> herald.registry.v1.ListPublishersRequest
+	30, // 71: herald.registry.v1.RegistryService.CreateSubscription:input_type -> herald.registry.v1.CreateSubscriptionRequest
+	32, // 72: herald.registry.v1.RegistryService.ListSubscriptions:input_type -> herald.registry.v1.ListSubscriptionsRequest
+	34, // 73: herald.registry.v1.RegistryService.GetSubscription:input_type -> herald.registry.v1.GetSubscriptionRequest
+	35, // 74: herald.registry.v1.RegistryService.UpdateSubscription:input_type -> herald.registry.v1.UpdateSubscriptionRequest
+	37, // 75: herald.registry.v1.RegistryService.DeleteSubscription:input_type -> herald.registry.v1.DeleteSubscriptionRequest
+	46, // 76: herald.registry.v1.RegistryService.RotateSubscriptionSecret:input_type -> herald.registry.v1.RotateSubscriptionSecretRequest
+	39, // 77: herald.registry.v1.RegistryService.VerifySubscription:input_type -> herald.registry.v1.VerifySubscriptionRequest
+	42, // 78: herald.registry.v1.RegistryService.ReplaySubscription:input_type -> herald.registry.v1.ReplaySubscriptionRequest
+	43, // 79: herald.registry.v1.RegistryService.GetReplay:input_type -> herald.registry.v1.GetReplayRequest
+	44, // 80: herald.registry.v1.RegistryService.CancelReplay:input_type -> herald.registry.v1.CancelReplayRequest
+	45, // 81: herald.registry.v1.RegistryService.ReportReplay:input_type -> herald.registry.v1.ReportReplayRequest
+	50, // 82: herald.registry.v1.RegistryService.ListDeliveries:input_type -> herald.registry.v1.ListDeliveriesRequest
+	52, // 83: herald.registry.v1.RegistryService.GetDelivery:input_type -> herald.registry.v1.GetDeliveryRequest
+	53, // 84: herald.registry.v1.RegistryService.Redeliver:input_type -> herald.registry.v1.RedeliverRequest
+	55, // 85: herald.registry.v1.RegistryService.WatchConfig:input_type -> herald.registry.v1.WatchConfigRequest
+	3,  // 86: herald.registry.v1.RegistryService.CreateApp:output_type -> herald.registry.v1.CreateAppResponse
+	1,  // 87: herald.registry.v1.RegistryService.UpdateApp:output_type -> herald.registry.v1.App
+	8,  // 88: herald.registry.v1.RegistryService.ListApps:output_type -> herald.registry.v1.ListAppsResponse
+	3,  // 89: herald.registry.v1.RegistryService.RotateAppKey:output_type -> herald.registry.v1.CreateAppResponse
+	12, // 90: herald.registry.v1.RegistryService.CreateAppConfig:output_type -> herald.registry.v1.CreateAppConfigResponse
+	10, // 91: herald.registry.v1.RegistryService.GetAppConfig:output_type -> herald.registry.v1.AppConfig
+	16, // 92: herald.registry.v1.RegistryService.RegisterEvents:output_type -> herald.registry.v1.RegisterEventsResponse
+	18, // 93: herald.registry.v1.RegistryService.GetPublisherEvents:output_type -> herald.registry.v1.GetPublisherEventsResponse
+	21, // 94: herald.registry.v1.RegistryService.UpdatePublisherEvents:output_type -> herald.registry.v1.UpdatePublisherEventsResponse
+	23, // 95: herald.registry.v1.RegistryService.BulkDeleteEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
+	23, // 96: herald.registry.v1.RegistryService.RemoveEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
+	27, // 97: herald.registry.v1.RegistryService.ListPublishers:output_type -> herald.registry.v1.ListPublishersResponse
+	31, // 98: herald.registry.v1.RegistryService.CreateSubscription:output_type -> herald.registry.v1.CreateSubscriptionResponse
+	33, // 99: herald.registry.v1.RegistryService.ListSubscriptions:output_type -> herald.registry.v1.ListSubscriptionsResponse
+	29, // 100: herald.registry.v1.RegistryService.GetSubscription:output_type -> herald.registry.v1.Subscription
+	29, // 101: herald.registry.v1.RegistryService.UpdateSubscription:output_type -> herald.registry.v1.Subscription
+	38, // 102: herald.registry.v1.RegistryService.DeleteSubscription:output_type -> herald.registry.v1.DeleteSubscriptionResponse
+	47, // 103: herald.registry.v1.RegistryService.RotateSubscriptionSecret:output_type -> herald.registry.v1.RotateSubscriptionSecretResponse
+	40, // 104: herald.registry.v1.RegistryService.VerifySubscription:output_type -> herald.registry.v1.VerifySubscriptionResponse
+	41, // 105: herald.registry.v1.RegistryService.ReplaySubscription:output_type -> herald.registry.v1.Replay
+	41, // 106: herald.registry.v1.RegistryService.GetReplay:output_type -> herald.registry.v1.Replay
+	41, // 107: herald.registry.v1.RegistryService.CancelReplay:output_type -> herald.registry.v1.Replay
+	41, // 108: herald.registry.v1.RegistryService.ReportReplay:output_type -> herald.registry.v1.Replay
+	51, // 109: herald.registry.v1.RegistryService.ListDeliveries:output_type -> herald.registry.v1.ListDeliveriesResponse
+	48, // 110: herald.registry.v1.RegistryService.GetDelivery:output_type -> herald.registry.v1.Delivery
+	54, // 111: herald.registry.v1.RegistryService.Redeliver:output_type -> herald.registry.v1.RedeliverResponse
+	58, // 112: herald.registry.v1.RegistryService.WatchConfig:output_type -> herald.registry.v1.WatchConfigResponse
+	86, // [86:113] is the sub-list for method output_type
+	59, // [59:86] is the sub-list for method input_type
 	59, // [59:59] is the sub-list for extension type_name
 	59, // [59:59] is the sub-list for extension extendee
 	0,  // [0:59] is the sub-list for field type_name
@@ -4345,15 +4395,15 @@ func file_herald_registry_v1_registry_proto_init() {
 		return
 	}
 	file_herald_registry_v1_registry_proto_msgTypes[3].OneofWrappers = []any{}
-	file_herald_registry_v1_registry_proto_msgTypes[18].OneofWrappers = []any{}
-	file_herald_registry_v1_registry_proto_msgTypes[33].OneofWrappers = []any{}
+	file_herald_registry_v1_registry_proto_msgTypes[19].OneofWrappers = []any{}
+	file_herald_registry_v1_registry_proto_msgTypes[34].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_herald_registry_v1_registry_proto_rawDesc), len(file_herald_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   57,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

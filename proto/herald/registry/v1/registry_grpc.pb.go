@@ -29,6 +29,7 @@ const (
 	RegistryService_CreateApp_FullMethodName                = "/herald.registry.v1.RegistryService/CreateApp"
 	RegistryService_UpdateApp_FullMethodName                = "/herald.registry.v1.RegistryService/UpdateApp"
 	RegistryService_ListApps_FullMethodName                 = "/herald.registry.v1.RegistryService/ListApps"
+	RegistryService_RotateAppKey_FullMethodName             = "/herald.registry.v1.RegistryService/RotateAppKey"
 	RegistryService_CreateAppConfig_FullMethodName          = "/herald.registry.v1.RegistryService/CreateAppConfig"
 	RegistryService_GetAppConfig_FullMethodName             = "/herald.registry.v1.RegistryService/GetAppConfig"
 	RegistryService_RegisterEvents_FullMethodName           = "/herald.registry.v1.RegistryService/RegisterEvents"
@@ -66,6 +67,8 @@ type RegistryServiceClient interface {
 	CreateApp(ctx context.Context, in *CreateAppRequest, opts ...grpc.CallOption) (*CreateAppResponse, error)
 	UpdateApp(ctx context.Context, in *UpdateAppRequest, opts ...grpc.CallOption) (*App, error)
 	ListApps(ctx context.Context, in *ListAppsRequest, opts ...grpc.CallOption) (*ListAppsResponse, error)
+	// RotateAppKey issues a new API key for an app; the old one stops working at once.
+	RotateAppKey(ctx context.Context, in *RotateAppKeyRequest, opts ...grpc.CallOption) (*CreateAppResponse, error)
 	// Publisher API (OS1 "Publishing Webhook Events").
 	CreateAppConfig(ctx context.Context, in *CreateAppConfigRequest, opts ...grpc.CallOption) (*CreateAppConfigResponse, error)
 	GetAppConfig(ctx context.Context, in *GetAppConfigRequest, opts ...grpc.CallOption) (*AppConfig, error)
@@ -139,6 +142,16 @@ func (c *registryServiceClient) ListApps(ctx context.Context, in *ListAppsReques
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListAppsResponse)
 	err := c.cc.Invoke(ctx, RegistryService_ListApps_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) RotateAppKey(ctx context.Context, in *RotateAppKeyRequest, opts ...grpc.CallOption) (*CreateAppResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateAppResponse)
+	err := c.cc.Invoke(ctx, RegistryService_RotateAppKey_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -396,6 +409,8 @@ type RegistryServiceServer interface {
 	CreateApp(context.Context, *CreateAppRequest) (*CreateAppResponse, error)
 	UpdateApp(context.Context, *UpdateAppRequest) (*App, error)
 	ListApps(context.Context, *ListAppsRequest) (*ListAppsResponse, error)
+	// RotateAppKey issues a new API key for an app; the old one stops working at once.
+	RotateAppKey(context.Context, *RotateAppKeyRequest) (*CreateAppResponse, error)
 	// Publisher API (OS1 "Publishing Webhook Events").
 	CreateAppConfig(context.Context, *CreateAppConfigRequest) (*CreateAppConfigResponse, error)
 	GetAppConfig(context.Context, *GetAppConfigRequest) (*AppConfig, error)
@@ -453,6 +468,9 @@ func (UnimplementedRegistryServiceServer) UpdateApp(context.Context, *UpdateAppR
 }
 func (UnimplementedRegistryServiceServer) ListApps(context.Context, *ListAppsRequest) (*ListAppsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListApps not implemented")
+}
+func (UnimplementedRegistryServiceServer) RotateAppKey(context.Context, *RotateAppKeyRequest) (*CreateAppResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateAppKey not implemented")
 }
 func (UnimplementedRegistryServiceServer) CreateAppConfig(context.Context, *CreateAppConfigRequest) (*CreateAppConfigResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateAppConfig not implemented")
@@ -594,6 +612,24 @@ func _RegistryService_ListApps_Handler(srv interface{}, ctx context.Context, dec
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(RegistryServiceServer).ListApps(ctx, req.(*ListAppsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_RotateAppKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateAppKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).RotateAppKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_RotateAppKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).RotateAppKey(ctx, req.(*RotateAppKeyRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1023,6 +1059,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListApps",
 			Handler:    _RegistryService_ListApps_Handler,
+		},
+		{
+			MethodName: "RotateAppKey",
+			Handler:    _RegistryService_RotateAppKey_Handler,
 		},
 		{
 			MethodName: "CreateAppConfig",
