@@ -57,9 +57,10 @@ step "helm template: default values, ci/production-values.yaml, all features"
 "$helm" template herald "$chart" --namespace herald "${features[@]}" >"$work/features.yaml"
 
 # --- 3. validate the manifests ------------------------------------------------------------------
-# The variables each service reads, from its code (string literals "HERALD_…" outside tests).
+# The variables each service reads, from its code (string literals "HERALD_…" outside tests),
+# including pkg/kafkaconn, through which all three read the Kafka TLS and SASL settings.
 for svc in registry matcher dispatcher; do
-  grep -rhoE '"HERALD_[A-Z0-9_]+"' --include='*.go' --exclude='*_test.go' "services/$svc" |
+  grep -rhoE '"HERALD_[A-Z0-9_]+"' --include='*.go' --exclude='*_test.go' "services/$svc" pkg/kafkaconn |
     tr -d '"' | sort -u | sed "s/^/$svc /"
 done >"$work/vars.txt"
 

@@ -13,7 +13,11 @@ import (
 // Check connects to the brokers in turn and asks the first that answers for the cluster's
 // brokers (a metadata round trip, so a port that accepts but does not speak Kafka fails). It
 // returns nil as soon as one answers.
-func Check(ctx context.Context, brokers []string, timeout time.Duration) error {
+// d carries TLS and SASL (nil: plaintext).
+func Check(ctx context.Context, d *kafka.Dialer, brokers []string, timeout time.Duration) error {
+	if d == nil {
+		d = &kafka.Dialer{}
+	}
 	if len(brokers) == 0 {
 		return errors.New("kafkaready: no broker configured")
 	}
@@ -21,7 +25,7 @@ func Check(ctx context.Context, brokers []string, timeout time.Duration) error {
 	defer cancel()
 	var errs []error
 	for _, b := range brokers {
-		conn, err := (&kafka.Dialer{}).DialContext(ctx, "tcp", b)
+		conn, err := d.DialContext(ctx, "tcp", b)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -17,10 +17,10 @@ func TestCheckFailsWithoutABroker(t *testing.T) {
 	}
 	notKafka := l.Addr().String() // accepts connections but never answers
 	defer l.Close()
-	if err := kafkaready.Check(context.Background(), []string{notKafka}, 300*time.Millisecond); err == nil {
+	if err := kafkaready.Check(context.Background(), nil, []string{notKafka}, 300*time.Millisecond); err == nil {
 		t.Fatal("a port that does not speak Kafka passed")
 	}
-	if err := kafkaready.Check(context.Background(), nil, time.Second); err == nil {
+	if err := kafkaready.Check(context.Background(), nil, nil, time.Second); err == nil {
 		t.Fatal("no brokers passed")
 	}
 }
@@ -30,7 +30,7 @@ func TestCheckPassesWithTheBrokerUnderTest(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := l.Addr().String()
 	l.Close() // refused: the next broker in the list must be tried
-	if err := kafkaready.Check(context.Background(), append([]string{dead}, brokers...), 5*time.Second); err != nil {
+	if err := kafkaready.Check(context.Background(), nil, append([]string{dead}, brokers...), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/envconfig"
+	"github.com/heraldhq/herald/pkg/kafkaconn"
 	"github.com/heraldhq/herald/pkg/secretbox"
 	"github.com/heraldhq/herald/pkg/ssrf"
 )
@@ -18,6 +19,10 @@ type Config struct {
 	HTTPAddr string
 	// KafkaBrokers are the bootstrap addresses (HERALD_KAFKA_BROKERS). Default: none, required.
 	KafkaBrokers []string
+	// Kafka is TLS and SASL for the brokers (HERALD_KAFKA_TLS, HERALD_KAFKA_TLS_CA_FILE,
+	// HERALD_KAFKA_SASL_MECHANISM, HERALD_KAFKA_SASL_USERNAME, HERALD_KAFKA_SASL_PASSWORD).
+	// Default: plaintext, no SASL.
+	Kafka kafkaconn.Security
 	// TopicPrefix prefixes every topic (HERALD_TOPIC_PREFIX). Default: "".
 	TopicPrefix string
 	// GroupID is the consumer group of all dispatchers; retry tiers use GroupID.<tier>
@@ -96,6 +101,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	l := envconfig.Loader{Lookup: lookup}
 	l.String(&c.HTTPAddr, "HERALD_HTTP_ADDR")
 	l.List(&c.KafkaBrokers, "HERALD_KAFKA_BROKERS")
+	kafkaconn.Load(&l, &c.Kafka)
 	l.String(&c.TopicPrefix, "HERALD_TOPIC_PREFIX")
 	l.String(&c.GroupID, "HERALD_DISPATCHER_GROUP")
 	l.String(&c.RegistryAddr, "HERALD_REGISTRY_ADDR")
@@ -215,6 +221,9 @@ func (c Config) Validate() error {
 	}
 	if c.SessionTimeout < time.Second {
 		bad("HERALD_KAFKA_SESSION_TIMEOUT", "must be at least 1s")
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -279,6 +279,8 @@ func TestSignedDeliveryVerifiesWithTheReferenceLibrary(t *testing.T) {
 		ce["subject"] != "https://api.example.com/things/1" || ce["data"].(map[string]any)["name"] != "widget" {
 		t.Fatalf("CloudEvent %s", body)
 	}
+	// The attempt record is produced after the receiver answers: wait for it.
+	testenv.Eventually(t, 30*time.Second, "the attempt is recorded", func() bool { return len(w.attempts(job.GetDeliveryId())) == 1 })
 	atts := w.attempts(job.GetDeliveryId())
 	if len(atts) != 1 || atts[0].GetOutcome() != deliveryv1.Outcome_OUTCOME_DELIVERED || atts[0].GetStatusCode() != 200 || atts[0].GetResponseSnippet() != "answer 200" {
 		t.Fatalf("attempts %v", atts)

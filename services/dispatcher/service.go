@@ -64,8 +64,19 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	names := topics.Names{Prefix: cfg.TopicPrefix}
+	dialer, err := cfg.Kafka.Dialer()
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	transport, err := cfg.Kafka.Transport()
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
 	s.writer = &kafka.Writer{
 		Addr:                   kafka.TCP(cfg.KafkaBrokers...),
+		Transport:              transport,
 		Balancer:               &kafka.Hash{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchSize:              cfg.MaxInFlight,
@@ -86,7 +97,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 
 	newReader := func(group, topic string) *kafka.Reader {
 		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers: cfg.KafkaBrokers, GroupID: group, GroupTopics: []string{topic},
+			Brokers: cfg.KafkaBrokers, Dialer: dialer, GroupID: group, GroupTopics: []string{topic},
 			StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond,
 			HeartbeatInterval: 500 * time.Millisecond, JoinGroupBackoff: 500 * time.Millisecond,
 			RebalanceTimeout: 5 * time.Second, SessionTimeout: cfg.SessionTimeout, CommitInterval: 0,
@@ -109,7 +120,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 			http.Error(w, "waiting for the first configuration snapshot from the registry", http.StatusServiceUnavailable)
 			return
 		}
-		if err := kafkaready.Check(r.Context(), cfg.KafkaBrokers, 2*time.Second); err != nil {
+		if err := kafkaready.Check(r.Context(), dialer, cfg.KafkaBrokers, 2*time.Second); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/envconfig"
+	"github.com/heraldhq/herald/pkg/kafkaconn"
 )
 
 // Config is the matcher's configuration. Load reads it from HERALD_* variables.
@@ -17,6 +18,10 @@ type Config struct {
 	// KafkaBrokers are the bootstrap addresses (HERALD_KAFKA_BROKERS, comma-separated).
 	// Default: none, required.
 	KafkaBrokers []string
+	// Kafka is TLS and SASL for the brokers (HERALD_KAFKA_TLS, HERALD_KAFKA_TLS_CA_FILE,
+	// HERALD_KAFKA_SASL_MECHANISM, HERALD_KAFKA_SASL_USERNAME, HERALD_KAFKA_SASL_PASSWORD).
+	// Default: plaintext, no SASL.
+	Kafka kafkaconn.Security
 	// TopicPrefix prefixes every topic, input and Herald's own (HERALD_TOPIC_PREFIX). Default: "".
 	TopicPrefix string
 	// GroupID is the consumer group of all matchers (HERALD_MATCHER_GROUP). Default: "herald-matcher".
@@ -67,6 +72,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	l.String(&c.HTTPAddr, "HERALD_HTTP_ADDR")
 	l.String(&c.GRPCAddr, "HERALD_GRPC_ADDR")
 	l.List(&c.KafkaBrokers, "HERALD_KAFKA_BROKERS")
+	kafkaconn.Load(&l, &c.Kafka)
 	l.String(&c.TopicPrefix, "HERALD_TOPIC_PREFIX")
 	l.String(&c.GroupID, "HERALD_MATCHER_GROUP")
 	l.String(&c.StartOffset, "HERALD_MATCHER_START_OFFSET")
@@ -121,6 +127,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("HERALD_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/kafkaready"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,6 +15,7 @@ import (
 type handler struct {
 	ready   func() bool
 	brokers []string
+	dialer  *kafka.Dialer
 	reg     *prometheus.Registry
 }
 
@@ -24,7 +26,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 			http.Error(w, "waiting for the first configuration snapshot from the registry", http.StatusServiceUnavailable)
 			return
 		}
-		if err := kafkaready.Check(r.Context(), h.brokers, 2*time.Second); err != nil {
+		if err := kafkaready.Check(r.Context(), h.dialer, h.brokers, 2*time.Second); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}

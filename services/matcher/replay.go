@@ -27,6 +27,7 @@ type replayer struct {
 	r        reader
 	c        *consumer // for produce, rules and the index
 	brokers  []string
+	dialer   *kafka.Dialer
 	registry registryv1.RegistryServiceClient
 	token    string
 	log      *slog.Logger
@@ -157,7 +158,7 @@ func (p *replayer) replay(ctx context.Context, rp *registryv1.Replay) error {
 }
 
 func (p *replayer) partitions(ctx context.Context, topic string) ([]int, error) {
-	conn, err := (&kafka.Dialer{}).DialContext(ctx, "tcp", p.brokers[0])
+	conn, err := p.dialer.DialContext(ctx, "tcp", p.brokers[0])
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +177,7 @@ func (p *replayer) partitions(ctx context.Context, topic string) ([]int, error) 
 // bounds returns the offsets of the first messages at or after from and to (Kafka's
 // offsets-for-times); the end of the partition when there is none.
 func (p *replayer) bounds(ctx context.Context, topic string, part int, from, to time.Time) (start, end int64, err error) {
-	conn, err := kafka.DialLeader(ctx, "tcp", p.brokers[0], topic, part)
+	conn, err := p.dialer.DialLeader(ctx, "tcp", p.brokers[0], topic, part)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -197,7 +198,7 @@ func (p *replayer) bounds(ctx context.Context, topic string, part int, from, to 
 
 // readRange calls f for each message of one partition in [start, end).
 func (p *replayer) readRange(ctx context.Context, topic string, part int, start, end int64, f func(kafka.Message) error) error {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.brokers, Topic: topic, Partition: part, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.brokers, Dialer: p.dialer, Topic: topic, Partition: part, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(start); err != nil {
 		return err

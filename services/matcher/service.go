@@ -92,8 +92,19 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		start = kafka.LastOffset
 	}
 	// Settings from STACK.md: fast rebalances, no waiting on MinBytes, explicit commits only.
+	dialer, err := cfg.Kafka.Dialer()
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	transport, err := cfg.Kafka.Transport()
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
 	s.reader = kafka.NewReader(kafka.ReaderConfig{
 		Brokers:           cfg.KafkaBrokers,
+		Dialer:            dialer,
 		GroupID:           cfg.GroupID,
 		GroupTopics:       names.InputTopics(),
 		StartOffset:       start,
@@ -109,6 +120,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	})
 	s.writer = &kafka.Writer{
 		Addr:                   kafka.TCP(cfg.KafkaBrokers...),
+		Transport:              transport,
 		Balancer:               &kafka.Hash{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchSize:              cfg.BatchSize * 4,
@@ -123,17 +135,17 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	}
 
 	s.replays = kafka.NewReader(kafka.ReaderConfig{
-		Brokers: cfg.KafkaBrokers, GroupID: cfg.GroupID + ".replays", GroupTopics: []string{names.Topic(topics.Replays)},
+		Brokers: cfg.KafkaBrokers, Dialer: dialer, GroupID: cfg.GroupID + ".replays", GroupTopics: []string{names.Topic(topics.Replays)},
 		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 500 * time.Millisecond,
 		HeartbeatInterval: 500 * time.Millisecond, JoinGroupBackoff: 500 * time.Millisecond,
 		RebalanceTimeout: 5 * time.Second, SessionTimeout: cfg.SessionTimeout, CommitInterval: 0,
 		// A replay can run for minutes between two fetches; the group keeps the member by heartbeat.
 		WatchPartitionChanges: true,
 	})
-	s.replay = &replayer{r: s.replays, c: s.cons, brokers: cfg.KafkaBrokers, registry: registryv1.NewRegistryServiceClient(conn), token: cfg.AdminToken, log: log}
+	s.replay = &replayer{r: s.replays, c: s.cons, brokers: cfg.KafkaBrokers, dialer: dialer, registry: registryv1.NewRegistryServiceClient(conn), token: cfg.AdminToken, log: log}
 
 	mux := http.NewServeMux()
-	(&handler{ready: s.Ready, brokers: cfg.KafkaBrokers, reg: reg}).routes(mux)
+	(&handler{ready: s.Ready, brokers: cfg.KafkaBrokers, dialer: dialer, reg: reg}).routes(mux)
 	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		_ = conn.Close()

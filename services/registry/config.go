@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/envconfig"
+	"github.com/heraldhq/herald/pkg/kafkaconn"
 	"github.com/heraldhq/herald/pkg/secretbox"
 	"github.com/heraldhq/herald/pkg/ssrf"
 )
@@ -42,6 +43,10 @@ type Config struct {
 	// With none, the registry records no delivery attempts and refuses redeliveries.
 	// Default: none.
 	KafkaBrokers []string
+	// Kafka is TLS and SASL for the brokers (HERALD_KAFKA_TLS, HERALD_KAFKA_TLS_CA_FILE,
+	// HERALD_KAFKA_SASL_MECHANISM, HERALD_KAFKA_SASL_USERNAME, HERALD_KAFKA_SASL_PASSWORD).
+	// Default: plaintext, no SASL.
+	Kafka kafkaconn.Security
 	// TopicPrefix prefixes Herald's topics, as it does for the matcher and dispatcher
 	// (HERALD_TOPIC_PREFIX). Default: "".
 	TopicPrefix string
@@ -92,6 +97,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	l.Duration(&c.WatchPollInterval, "HERALD_WATCH_POLL_INTERVAL")
 	l.Duration(&c.ShutdownTimeout, "HERALD_SHUTDOWN_TIMEOUT")
 	l.List(&c.KafkaBrokers, "HERALD_KAFKA_BROKERS")
+	kafkaconn.Load(&l, &c.Kafka)
 	l.String(&c.TopicPrefix, "HERALD_TOPIC_PREFIX")
 	l.String(&c.AttemptsGroup, "HERALD_REGISTRY_ATTEMPTS_GROUP")
 	l.Duration(&c.Retention, "HERALD_DELIVERY_RETENTION")
@@ -150,6 +156,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retention < time.Hour {
 		bad("HERALD_DELIVERY_RETENTION", "must be at least 1h, got %s", c.Retention)
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -87,7 +87,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Service, error) {
 		names := topics.Names{Prefix: cfg.TopicPrefix}
 		// Settings from STACK.md, as the matcher's: fast rebalances, no waiting on MinBytes,
 		// explicit commits only.
+		dialer, err := cfg.Kafka.Dialer()
+		if err != nil {
+			return nil, err
+		}
+		transport, err := cfg.Kafka.Transport()
+		if err != nil {
+			return nil, err
+		}
 		s.reader = kafka.NewReader(kafka.ReaderConfig{
+			Dialer:                dialer,
 			Brokers:               cfg.KafkaBrokers,
 			GroupID:               cfg.AttemptsGroup,
 			GroupTopics:           []string{names.Topic(topics.Attempts)},
@@ -105,6 +114,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Service, error) {
 		})
 		s.writer = &kafka.Writer{ // each message names its topic: herald.deliveries or herald.replays
 			Addr:                   kafka.TCP(cfg.KafkaBrokers...),
+			Transport:              transport,
 			Balancer:               &kafka.Hash{},
 			RequiredAcks:           kafka.RequireAll,
 			BatchTimeout:           time.Millisecond,

@@ -29,20 +29,16 @@ var secretVars = map[string]bool{
 }
 
 // plannedVars are rendered by the chart although the service does not read them yet; each is
-// reported as a note until the service's code names it.
-//   - Kafka TLS and SASL: a follow-up in all three services (kafka-go supports both).
-//   - The registry's delivery log consumer of herald.attempts, being added.
-var plannedVars = map[string][]string{
-	"registry": {"HERALD_KAFKA_BROKERS", "HERALD_TOPIC_PREFIX", "HERALD_REGISTRY_ATTEMPTS_GROUP", "HERALD_DELIVERY_RETENTION",
-		"HERALD_KAFKA_TLS", "HERALD_KAFKA_SASL_MECHANISM", "HERALD_KAFKA_SASL_USERNAME", "HERALD_KAFKA_SASL_PASSWORD"},
-	"matcher":    {"HERALD_KAFKA_TLS", "HERALD_KAFKA_SASL_MECHANISM", "HERALD_KAFKA_SASL_USERNAME", "HERALD_KAFKA_SASL_PASSWORD"},
-	"dispatcher": {"HERALD_KAFKA_TLS", "HERALD_KAFKA_SASL_MECHANISM", "HERALD_KAFKA_SASL_USERNAME", "HERALD_KAFKA_SASL_PASSWORD"},
-}
+// reported as a note until the service's code names it. None today.
+var plannedVars = map[string][]string{}
 
 // defaultedVars are read by a service but deliberately left to its default by the chart.
+// HERALD_KAFKA_TLS_CA_FILE: TLS verifies brokers against the image's system roots unless a CA
+// file is mounted, which the chart does not do.
 var defaultedVars = map[string][]string{
-	"registry":   {"HERALD_ALLOW_LOOPBACK"},                    // standalone only
-	"dispatcher": {"HERALD_ALLOW_LOOPBACK", "HERALD_INSTANCE"}, // loopback: standalone only; instance: the pod name
+	"registry":   {"HERALD_ALLOW_LOOPBACK", "HERALD_KAFKA_TLS_CA_FILE"},                    // loopback: standalone only
+	"matcher":    {"HERALD_KAFKA_TLS_CA_FILE"},                                             //
+	"dispatcher": {"HERALD_ALLOW_LOOPBACK", "HERALD_INSTANCE", "HERALD_KAFKA_TLS_CA_FILE"}, // instance: the pod name
 }
 
 // KnownVars maps a service to the HERALD_* variables its code reads. Nil means unknown: the
