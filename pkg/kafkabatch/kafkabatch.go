@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/heraldhq/herald/pkg/worker"
@@ -25,19 +26,38 @@ type Fetcher interface {
 // Run fetches from r and calls handle with batches of at most max messages until ctx ends
 // (returning ctx.Err()), fetching fails, or handle returns an error. The batch slice is reused:
 // handle must not keep it.
-func Run(ctx context.Context, r Fetcher, max int, grace time.Duration, handle func(ctx context.Context, batch []kafka.Message) error) error {
+// Fetch errors while ctx is live are logged to log (nil: slog.Default()) and retried with backoff.
+func Run(ctx context.Context, r Fetcher, max int, grace time.Duration, log *slog.Logger, handle func(ctx context.Context, batch []kafka.Message) error) error {
 	if max < 1 {
 		max = 1
+	}
+	if log == nil {
+		log = slog.Default()
 	}
 	fetched := make(chan kafka.Message, max)
 	fetchErr := make(chan error, 1)
 	go func() {
+		backoff := 100 * time.Millisecond
 		for {
 			m, err := r.FetchMessage(ctx)
 			if err != nil {
-				fetchErr <- err
-				return
+				if ctx.Err() != nil {
+					fetchErr <- err
+					return
+				}
+				// kafka-go reports broker and group errors while it heals itself (a broker
+				// restarting, a rebalance): wait and fetch again rather than stop the service.
+				log.Warn("kafkabatch: fetching failed; retrying", "err", err, "retry_in", backoff)
+				select {
+				case <-ctx.Done():
+					fetchErr <- ctx.Err()
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(backoff*2, 5*time.Second)
+				continue
 			}
+			backoff = 100 * time.Millisecond
 			select {
 			case fetched <- m:
 			case <-ctx.Done():
@@ -82,7 +102,8 @@ type Writer interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// WriteAll writes msgs until Kafka has acknowledged every one, or ctx ends. After a failure it
+// WriteAll writes msgs until Kafka has acknowledged every one, or ctx ends, or a message is too
+// large to ever be written (an error: callers bound message sizes so that it cannot happen). After a failure it
 // waits (100ms, doubling to 5s) and writes again only the messages that failed, when the
 // writer says which; onRetry, if not nil, hears of each failure. Nothing is ever dropped: a
 // caller that commits input offsets after WriteAll returns nil has made its output durable.
@@ -95,6 +116,11 @@ func WriteAll(ctx context.Context, w Writer, msgs []kafka.Message, onRetry func(
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		var tooLarge kafka.MessageTooLargeError
+		if errors.As(err, &tooLarge) {
+			// No retry can succeed: the message exceeds what the writer (and the broker) take.
+			return fmt.Errorf("kafkabatch: a %d-byte message is larger than a batch may be: %w", len(tooLarge.Message.Value), err)
 		}
 		var werrs kafka.WriteErrors
 		if errors.As(err, &werrs) && len(werrs) == len(msgs) {

@@ -36,7 +36,7 @@ func TestBatchesAreBoundedInOrderAndComplete(t *testing.T) {
 	defer cancel()
 	var got []int64
 	sizes := map[int]bool{}
-	err := kafkabatch.Run(ctx, &feed{n: 1000}, 64, time.Second, func(_ context.Context, b []kafka.Message) error {
+	err := kafkabatch.Run(ctx, &feed{n: 1000}, 64, time.Second, nil, func(_ context.Context, b []kafka.Message) error {
 		if len(b) == 0 || len(b) > 64 {
 			t.Errorf("batch of %d", len(b))
 		}
@@ -61,7 +61,7 @@ func TestBatchesAreBoundedInOrderAndComplete(t *testing.T) {
 
 func TestHandlerErrorStopsRun(t *testing.T) {
 	boom := errors.New("boom")
-	err := kafkabatch.Run(context.Background(), &feed{n: 10}, 4, time.Second, func(context.Context, []kafka.Message) error { return boom })
+	err := kafkabatch.Run(context.Background(), &feed{n: 10}, 4, time.Second, nil, func(context.Context, []kafka.Message) error { return boom })
 	if !errors.Is(err, boom) {
 		t.Fatalf("Run = %v, want the handler's error", err)
 	}
@@ -70,7 +70,7 @@ func TestHandlerErrorStopsRun(t *testing.T) {
 func TestTheBatchInFlightOutlivesTheStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	finished := make(chan bool, 1)
-	_ = kafkabatch.Run(ctx, &feed{n: 1}, 4, 200*time.Millisecond, func(hctx context.Context, _ []kafka.Message) error {
+	_ = kafkabatch.Run(ctx, &feed{n: 1}, 4, 200*time.Millisecond, nil, func(hctx context.Context, _ []kafka.Message) error {
 		cancel() // a stop arrives while the batch is being handled
 		select {
 		case <-hctx.Done():
@@ -133,5 +133,55 @@ func TestWriteAllRetriesOnlyWhatFailed(t *testing.T) {
 		if seen[k] != 1 {
 			t.Fatalf("%s written %d times", k, seen[k])
 		}
+	}
+}
+
+// blip fails its first fetch, then hands out one message.
+type blip struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (b *blip) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	b.mu.Lock()
+	b.calls++
+	n := b.calls
+	b.mu.Unlock()
+	switch n {
+	case 1:
+		return kafka.Message{}, errors.New("broker restarting")
+	case 2:
+		return kafka.Message{Offset: 7}, nil
+	}
+	<-ctx.Done()
+	return kafka.Message{}, ctx.Err()
+}
+
+func TestAFetchErrorIsRiddenOut(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got int64 = -1
+	err := kafkabatch.Run(ctx, &blip{}, 4, time.Second, nil, func(_ context.Context, b []kafka.Message) error {
+		got = b[0].Offset
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || got != 7 {
+		t.Fatalf("Run = %v, handled offset %d; want the message after the failed fetch", err, got)
+	}
+}
+
+type tooSmall struct{ calls int }
+
+func (w *tooSmall) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	w.calls++
+	return kafka.MessageTooLargeError{Message: msgs[0]}
+}
+
+func TestWriteAllDoesNotRetryATooLargeMessage(t *testing.T) {
+	w := &tooSmall{}
+	err := kafkabatch.WriteAll(context.Background(), w, []kafka.Message{{Value: make([]byte, 10)}}, nil)
+	if err == nil || w.calls != 1 {
+		t.Fatalf("WriteAll = %v after %d writes; want an error after one", err, w.calls)
 	}
 }

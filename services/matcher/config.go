@@ -37,8 +37,10 @@ type Config struct {
 	// BatchSize caps the messages matched per produce-and-commit round (HERALD_MATCHER_BATCH_SIZE).
 	// Default: 500.
 	BatchSize int
-	// MaxEventBytes bounds the size of an input message; larger ones are quarantined
-	// (HERALD_MAX_EVENT_BYTES). Default: 1048576.
+	// MaxEventBytes bounds the size of an input message; larger ones are quarantined. At most
+	// 960 KiB, so that a job carrying the event, and the dispatcher's attempt record and dead
+	// letter carrying the job, each fit in one Kafka batch of 1 MiB (HERALD_MAX_EVENT_BYTES).
+	// Default: 921600 (900 KiB).
 	MaxEventBytes int
 	// ResourceBaseURL prefixes getApiPath values that are paths (HERALD_RESOURCE_BASE_URL).
 	// Default: "".
@@ -50,6 +52,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
+// MaxEventBytesLimit is the largest HERALD_MAX_EVENT_BYTES: 1 MiB less room for a job's ids, an
+// attempt's response snippet and the headers.
+const MaxEventBytesLimit = 960 << 10
+
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
@@ -59,7 +65,7 @@ func DefaultConfig() Config {
 		StartOffset:     "earliest",
 		RegistryAddr:    "127.0.0.1:9090",
 		BatchSize:       500,
-		MaxEventBytes:   1 << 20,
+		MaxEventBytes:   MaxEventBytesLimit - 60<<10,
 		SessionTimeout:  10 * time.Second,
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -119,8 +125,8 @@ func (c Config) Validate() error {
 	if c.BatchSize < 1 || c.BatchSize > 100000 {
 		bad("HERALD_MATCHER_BATCH_SIZE", "must be between 1 and 100000, got %d", c.BatchSize)
 	}
-	if c.MaxEventBytes < 1024 {
-		bad("HERALD_MAX_EVENT_BYTES", "must be at least 1024, got %d", c.MaxEventBytes)
+	if c.MaxEventBytes < 1024 || c.MaxEventBytes > MaxEventBytesLimit {
+		bad("HERALD_MAX_EVENT_BYTES", "must be between 1024 and %d (jobs and attempt records carry the event and must fit in a 1 MiB Kafka batch), got %d", MaxEventBytesLimit, c.MaxEventBytes)
 	}
 	if c.SessionTimeout < time.Second {
 		bad("HERALD_KAFKA_SESSION_TIMEOUT", "must be at least 1s, got %s", c.SessionTimeout)

@@ -62,7 +62,7 @@ func (c *consumer) Name() string { return "kafka-consumer" }
 // Run consumes until ctx ends. A batch whose jobs cannot be produced is retried, never skipped:
 // the partition waits, and back-pressure reaches Kafka because nothing more is fetched.
 func (c *consumer) Run(ctx context.Context) error {
-	if err := kafkabatch.Run(ctx, c.r, c.batch, c.grace, c.handle); err != nil && ctx.Err() == nil {
+	if err := kafkabatch.Run(ctx, c.r, c.batch, c.grace, c.log, c.handle); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("matcher: %w", err)
 	}
 	return ctx.Err()

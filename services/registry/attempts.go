@@ -108,7 +108,7 @@ func (in *ingester) Name() string { return "attempts-consumer" }
 
 // Run records attempts until ctx ends.
 func (in *ingester) Run(ctx context.Context) error {
-	if err := kafkabatch.Run(ctx, in.r, in.batch, in.grace, in.handle); err != nil && ctx.Err() == nil {
+	if err := kafkabatch.Run(ctx, in.r, in.batch, in.grace, in.log, in.handle); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("registry: attempts: %w", err)
 	}
 	return ctx.Err()
