@@ -248,18 +248,20 @@ func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) bool {
 	for {
 		sub := e.view.get(job.GetSubscriptionId())
 		now := time.Now()
-		if sub == nil || sub.status == "disabled" {
+		switch {
+		case sub == nil && !e.view.current(job.GetConfigVersion()):
+			// Matched with a newer configuration than this dispatcher has: a subscription just
+			// created. Not a loss, not an attempt: the job waits and is looked at again.
+			return e.hold(ctx, job, now)
+		case sub == nil || sub.status == "disabled":
 			reason := "the subscription was deleted"
 			if sub != nil {
 				reason = "the subscription is disabled"
 			}
 			return e.record(ctx, job, result{errType: "skipped", err: errors.New(reason)}, decision{outcome: deliveryv1.Outcome_OUTCOME_SKIPPED}, now, false) == nil
-		}
-		if sub.status == "paused" || sub.status == "unverified" {
+		case sub.status == "paused" || sub.status == "unverified" || sub.key == nil:
 			// Not an attempt: the job waits on a retry tier and is looked at again.
-			next := proto.Clone(job).(*deliveryv1.Job)
-			next.NotBefore = timestamppb.New(now.Add(pausedRecheck))
-			return e.produce(ctx, []kafka.Message{e.retryMessage(next, pickTier(pausedRecheck, e.tiers))}) == nil
+			return e.hold(ctx, job, now)
 		}
 		body, contentType := payload(job, sub.options.GetPayload())
 		h := make(http.Header, 8)
@@ -292,6 +294,13 @@ func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) bool {
 		}
 		return e.record(ctx, job, res, d, now, sub.options.GetOrdered()) == nil
 	}
+}
+
+// hold puts a job back on a retry tier, due after pausedRecheck, without counting an attempt.
+func (e *engine) hold(ctx context.Context, job *deliveryv1.Job, now time.Time) bool {
+	next := proto.Clone(job).(*deliveryv1.Job)
+	next.NotBefore = timestamppb.New(now.Add(pausedRecheck))
+	return e.produce(ctx, []kafka.Message{e.retryMessage(next, pickTier(pausedRecheck, e.tiers))}) == nil
 }
 
 // sendBounded sends under the endpoint's concurrency bound and circuit breaker. The circuit is

@@ -621,3 +621,32 @@ func TestAutoDisableAfterContinuousFailure(t *testing.T) {
 		t.Fatalf("%d attempts, last %v", len(a), last)
 	}
 }
+
+// TestJobForAnUnknownSubscriptionIsHeldUntilTheConfigCatchesUp: the matcher may know a new
+// subscription before this dispatcher does. Such a job waits on a retry tier (no attempt);
+// a job for a subscription that is gone at the dispatcher's own version is skipped.
+func TestJobForAnUnknownSubscriptionIsHeldUntilTheConfigCatchesUp(t *testing.T) {
+	w := newWorld(t)
+	svc, _ := w.start(nil)
+	ahead := w.job("sub_not_yet_known", `{}`)
+	ahead.ConfigVersion = svc.ConfigVersion() + 1000
+	gone := w.job("sub_deleted", `{}`)
+	gone.ConfigVersion = svc.ConfigVersion()
+	w.produce(ahead, gone)
+	testenv.Eventually(t, 30*time.Second, "the deleted subscription's job is skipped", func() bool {
+		a := w.attempts(gone.GetDeliveryId())
+		return len(a) == 1 && a[0].GetOutcome() == deliveryv1.Outcome_OUTCOME_SKIPPED
+	})
+	testenv.Eventually(t, 30*time.Second, "the other job waits on a retry tier", func() bool {
+		for _, m := range testenv.Drain(w.t, w.brokers, w.names.Topic(topics.RetryPrefix+"1s")) {
+			j := &deliveryv1.Job{}
+			if proto.Unmarshal(m.Value, j) == nil && j.GetDeliveryId() == ahead.GetDeliveryId() && j.GetAttempt() == 0 {
+				return true
+			}
+		}
+		return false
+	})
+	if a := w.attempts(ahead.GetDeliveryId()); len(a) != 0 {
+		t.Fatalf("a job for a subscription not yet known was attempted: %v", a)
+	}
+}

@@ -88,19 +88,19 @@ func (v *view) Apply(step *registryv1.WatchConfigResponse) {
 	v.version, v.ready = step.GetVersion(), true
 }
 
+// open decrypts a subscription's secrets. One whose secret cannot be opened is kept without a
+// key: its jobs are held (not dropped) until the key is fixed.
 func (v *view) open(sc *registryv1.SubscriptionConfig) *subscription {
 	sub := sc.GetSubscription()
+	s := &subscription{id: sub.GetId(), url: sub.GetUrl(), status: sub.GetStatus(), options: sub.GetOptions()}
 	key, err := v.box.Open(sc.GetSecretCiphertext())
-	if err != nil {
-		v.log.Error("dispatcher: cannot open a subscription's secret; is HERALD_SECRET_KEY the registry's?", "subscription", sub.GetId(), "err", err)
-		return nil
+	if err == nil {
+		s.key, err = parseSecret(key)
 	}
-	secret, err := parseSecret(key)
 	if err != nil {
-		v.log.Error("dispatcher: a subscription's secret is malformed", "subscription", sub.GetId(), "err", err)
-		return nil
+		v.log.Error("dispatcher: cannot open a subscription's secret, so its deliveries wait; is HERALD_SECRET_KEY the registry's?", "subscription", sub.GetId(), "err", err)
+		return s
 	}
-	s := &subscription{id: sub.GetId(), url: sub.GetUrl(), status: sub.GetStatus(), options: sub.GetOptions(), key: secret}
 	if prev := sc.GetPreviousSecretCiphertext(); len(prev) > 0 && sc.GetPreviousSecretExpireTime() != nil {
 		if p, err := v.box.Open(prev); err == nil {
 			if ps, err := parseSecret(p); err == nil {
@@ -120,6 +120,13 @@ func (v *view) get(id string) *subscription {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	return v.subs[id]
+}
+
+// current reports whether the view has caught up with configuration version ver.
+func (v *view) current(ver int64) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.version >= ver
 }
 
 func (v *view) isReady() bool {

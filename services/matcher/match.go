@@ -137,6 +137,7 @@ func (r Rules) Match(idx *Index, in Input, now time.Time) Result {
 				Body:           in.Value,
 				ResourceUrl:    resource,
 				MatchTime:      timestamppb.New(now),
+				ConfigVersion:  idx.Version,
 			})
 		}
 	}

@@ -122,7 +122,10 @@ type Job struct {
 	// not_before is the earliest time of the next try (retry tiers).
 	NotBefore *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
 	// last_error describes the previous try's failure.
-	LastError     string `protobuf:"bytes,17,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastError string `protobuf:"bytes,17,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// config_version is the WatchConfig version the matcher matched with. A dispatcher that does
+	// not know the subscription yet holds the job until its own configuration is this new.
+	ConfigVersion int64 `protobuf:"varint,18,opt,name=config_version,json=configVersion,proto3" json:"config_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -274,6 +277,13 @@ func (x *Job) GetLastError() string {
 		return x.LastError
 	}
 	return ""
+}
+
+func (x *Job) GetConfigVersion() int64 {
+	if x != nil {
+		return x.ConfigVersion
+	}
+	return 0
 }
 
 // Attempt records one try of a delivery, produced to herald.attempts (key = delivery id).
@@ -428,7 +438,7 @@ var File_herald_delivery_v1_delivery_proto protoreflect.FileDescriptor
 
 const file_herald_delivery_v1_delivery_proto_rawDesc = "" +
 	"\n" +
-	"!herald/delivery/v1/delivery.proto\x12\x12herald.delivery.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x04\n" +
+	"!herald/delivery/v1/delivery.proto\x12\x12herald.delivery.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x04\n" +
 	"\x03Job\x12\x1f\n" +
 	"\vdelivery_id\x18\x01 \x01(\tR\n" +
 	"deliveryId\x12'\n" +
@@ -454,7 +464,8 @@ const file_herald_delivery_v1_delivery_proto_rawDesc = "" +
 	"\n" +
 	"not_before\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x11 \x01(\tR\tlastError\"\x87\x04\n" +
+	"last_error\x18\x11 \x01(\tR\tlastError\x12%\n" +
+	"\x0econfig_version\x18\x12 \x01(\x03R\rconfigVersion\"\x87\x04\n" +
 	"\aAttempt\x12\x1f\n" +
 	"\vdelivery_id\x18\x01 \x01(\tR\n" +
 	"deliveryId\x12'\n" +
