@@ -74,6 +74,9 @@ type consumer struct {
 	r    reader
 	e    *engine
 	tier bool // a retry tier: wait for each job's not_before before starting it
+	// span is the longest a job may hold the tier's head (the next tier's delay, or this tier's
+	// own for the last): one due later hops back onto the tier, so it blocks no one for long.
+	span time.Duration
 	offs *offsets
 
 	commitMu sync.Mutex
@@ -108,7 +111,20 @@ func (c *consumer) Run(ctx context.Context) error {
 			continue
 		}
 		if c.tier {
-			if err := sleepUntil(ctx, job.GetNotBefore().AsTime()); err != nil {
+			due := job.GetNotBefore().AsTime()
+			if limit := msg.Time.Add(c.span); c.span > 0 && due.After(limit) {
+				if err := sleepUntil(ctx, limit); err != nil {
+					return err
+				}
+				hop := kafka.Message{Topic: msg.Topic, Key: msg.Key, Value: msg.Value, Headers: msg.Headers}
+				if err := c.e.produce(ctx, []kafka.Message{hop}); err != nil {
+					return err
+				}
+				c.offs.add(msg)
+				c.finish(msg)
+				continue
+			}
+			if err := sleepUntil(ctx, due); err != nil {
 				return err
 			}
 		}

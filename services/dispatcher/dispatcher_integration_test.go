@@ -650,3 +650,44 @@ func TestJobForAnUnknownSubscriptionIsHeldUntilTheConfigCatchesUp(t *testing.T) 
 		t.Fatalf("a job for a subscription not yet known was attempted: %v", a)
 	}
 }
+
+// TestALongRetryDoesNotHoldTheTierBack: a job due in 4s on the last tier (1s here) must not
+// keep a job due in 1s waiting behind it; it hops back onto the tier instead.
+func TestALongRetryDoesNotHoldTheTierBack(t *testing.T) {
+	w := newWorld(t)
+	failFirst := func() func(int, *http.Request, []byte) int {
+		return func(n int, _ *http.Request, _ []byte) int {
+			if n == 0 {
+				return http.StatusInternalServerError
+			}
+			return http.StatusOK
+		}
+	}
+	slow, quick := newReceiver(t, failFirst()), newReceiver(t, failFirst())
+	// One partition per topic: the slow retry, produced first, is then surely at the tier's head.
+	var names []string
+	for _, n := range []string{topics.Deliveries, topics.Attempts, topics.Dead, topics.RetryPrefix + "0s", topics.RetryPrefix + "1s"} {
+		names = append(names, w.names.Topic(n))
+	}
+	testenv.CreateTopics(t, w.brokers, 1, names...)
+	w.created = true
+	svc, _ := w.start(nil)
+	v := svc.ConfigVersion()
+	slowSub, _ := w.subscribe(slow.URL, map[string]any{"retrySchedule": []string{"4s"}})
+	quickSub, _ := w.subscribe(quick.URL, map[string]any{"retrySchedule": []string{"1s"}})
+	testenv.Eventually(t, 30*time.Second, "both subscriptions are known", func() bool { return svc.ConfigVersion() >= v+2 })
+	w.produce(w.job(slowSub, `{}`))
+	testenv.Eventually(t, 30*time.Second, "the slow one's first try", func() bool { return slow.count() == 1 })
+	w.produce(w.job(quickSub, `{}`))
+	testenv.Eventually(t, 30*time.Second, "both retries arrive", func() bool { return slow.count() == 2 && quick.count() == 2 })
+	slow.mu.Lock()
+	quick.mu.Lock()
+	defer slow.mu.Unlock()
+	defer quick.mu.Unlock()
+	if !quick.times[1].Before(slow.times[1]) {
+		t.Fatalf("the 1s retry came %s after the first try, after the 4s one: it waited behind it", quick.times[1].Sub(quick.times[0]))
+	}
+	if wait := slow.times[1].Sub(slow.times[0]); wait < 4*time.Second {
+		t.Fatalf("the 4s retry came after %s", wait)
+	}
+}

@@ -108,9 +108,13 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		return r
 	}
 	s.consumers = append(s.consumers, &consumer{name: names.Topic(topics.Deliveries), r: newReader(cfg.GroupID, names.Topic(topics.Deliveries)), e: s.engine})
-	for _, t := range cfg.RetryTiers {
+	for i, t := range cfg.RetryTiers {
 		topic := names.Topic(topics.RetryPrefix + tierName(t))
-		s.consumers = append(s.consumers, &consumer{name: topic, r: newReader(cfg.GroupID+".retry."+tierName(t), topic), e: s.engine, tier: true})
+		span := t
+		if i+1 < len(cfg.RetryTiers) {
+			span = cfg.RetryTiers[i+1]
+		}
+		s.consumers = append(s.consumers, &consumer{name: topic, r: newReader(cfg.GroupID+".retry."+tierName(t), topic), e: s.engine, tier: true, span: span})
 	}
 
 	mux := http.NewServeMux()
