@@ -74,6 +74,8 @@ type consumer struct {
 	r    reader
 	e    *engine
 	tier bool // a retry tier: wait for each job's not_before before starting it
+	// maxPending bounds fetched messages not yet committed past (Default: 4 × in-flight).
+	maxPending int
 	// span is the longest a job may hold the tier's head (the next tier's delay, or this tier's
 	// own for the last): one due later hops back onto the tier, so it blocks no one for long.
 	span time.Duration
@@ -128,17 +130,18 @@ func (c *consumer) Run(ctx context.Context) error {
 				return err
 			}
 		}
-		select {
-		case c.e.slots <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
+		// Back-pressure: fetch no further while this consumer holds too much unfinished work
+		// (which also bounds what waits behind an ordered subscription's failing head).
+		for c.offs.pending() >= c.maxPending {
+			if err := sleepUntil(ctx, time.Now().Add(5*time.Millisecond)); err != nil {
+				return err
+			}
 		}
 		c.offs.add(msg)
 		prev, done := c.e.orderSlot(job)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-c.e.slots }()
 			hctx, finished := worker.Finishing(ctx, c.e.grace)
 			defer finished()
 			if prev != nil {
@@ -148,6 +151,14 @@ func (c *consumer) Run(ctx context.Context) error {
 					return
 				}
 			}
+			// An in-flight slot is taken only when the job may go: jobs queued behind an
+			// ordered subscription's head wait without holding one.
+			select {
+			case c.e.slots <- struct{}{}:
+			case <-hctx.Done():
+				return
+			}
+			defer func() { <-c.e.slots }()
 			ok := c.e.deliver(hctx, job)
 			c.e.orderDone(job, done)
 			if ok {

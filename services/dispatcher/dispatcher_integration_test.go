@@ -691,3 +691,27 @@ func TestALongRetryDoesNotHoldTheTierBack(t *testing.T) {
 		t.Fatalf("the 4s retry came after %s", wait)
 	}
 }
+
+// TestAStuckOrderedHeadDoesNotStarveOthers: jobs queued behind an ordered subscription's
+// failing head must not take the in-flight slots other subscriptions need.
+func TestAStuckOrderedHeadDoesNotStarveOthers(t *testing.T) {
+	w := newWorld(t)
+	stuck := newReceiver(t, func(int, *http.Request, []byte) int { return http.StatusServiceUnavailable })
+	fine := newReceiver(t, nil)
+	svc, _ := w.start(func(c *dispatcher.Config) { c.MaxInFlight = 2 })
+	v := svc.ConfigVersion()
+	orderedSub, _ := w.subscribe(stuck.URL, map[string]any{"ordered": true, "retrySchedule": []string{"1m"}})
+	otherSub, _ := w.subscribe(fine.URL, nil)
+	testenv.Eventually(t, 30*time.Second, "both subscriptions are known", func() bool { return svc.ConfigVersion() >= v+2 })
+	var jobs []*deliveryv1.Job
+	for range 5 {
+		jobs = append(jobs, w.job(orderedSub, `{}`))
+	}
+	w.produce(jobs...)
+	testenv.Eventually(t, 30*time.Second, "the ordered head is tried", func() bool { return stuck.count() == 1 })
+	w.produce(w.job(otherSub, `{}`))
+	testenv.Eventually(t, 30*time.Second, "the other subscription is delivered while the head waits", func() bool { return fine.count() == 1 })
+	if stuck.count() != 1 {
+		t.Fatalf("the ordered subscription got %d requests; only its head may be tried", stuck.count())
+	}
+}

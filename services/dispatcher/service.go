@@ -107,14 +107,14 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		s.readers = append(s.readers, r)
 		return r
 	}
-	s.consumers = append(s.consumers, &consumer{name: names.Topic(topics.Deliveries), r: newReader(cfg.GroupID, names.Topic(topics.Deliveries)), e: s.engine})
+	s.consumers = append(s.consumers, &consumer{name: names.Topic(topics.Deliveries), r: newReader(cfg.GroupID, names.Topic(topics.Deliveries)), e: s.engine, maxPending: 4 * cfg.MaxInFlight})
 	for i, t := range cfg.RetryTiers {
 		topic := names.Topic(topics.RetryPrefix + tierName(t))
 		span := t
 		if i+1 < len(cfg.RetryTiers) {
 			span = cfg.RetryTiers[i+1]
 		}
-		s.consumers = append(s.consumers, &consumer{name: topic, r: newReader(cfg.GroupID+".retry."+tierName(t), topic), e: s.engine, tier: true, span: span})
+		s.consumers = append(s.consumers, &consumer{name: topic, r: newReader(cfg.GroupID+".retry."+tierName(t), topic), e: s.engine, tier: true, span: span, maxPending: 4 * cfg.MaxInFlight})
 	}
 
 	mux := http.NewServeMux()
