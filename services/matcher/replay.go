@@ -17,6 +17,7 @@ const (
 	replayReportEvery = time.Second
 	replayFlushJobs   = 200
 	replayWaitConfig  = 15 * time.Second // for a new subscription (backfill) to reach the index
+	replayQuiet       = 3 * time.Second  // a partition read that stays quiet this long has ended
 )
 
 // replayer runs replays one at a time. Requests arrive on herald.replays, so each is run by
@@ -107,7 +108,7 @@ func (p *replayer) replay(ctx context.Context, rp *registryv1.Replay) error {
 			return err
 		}
 		for _, part := range parts {
-			start, end, err := p.bounds(ctx, topic, part, from, to)
+			start, end, err := p.bounds(ctx, topic, part, from)
 			if err != nil {
 				return err
 			}
@@ -174,9 +175,11 @@ func (p *replayer) partitions(ctx context.Context, topic string) ([]int, error) 
 	return out, nil
 }
 
-// bounds returns the offsets of the first messages at or after from and to (Kafka's
-// offsets-for-times); the end of the partition when there is none.
-func (p *replayer) bounds(ctx context.Context, topic string, part int, from, to time.Time) (start, end int64, err error) {
+// bounds returns where to read: from the first message at or after from (Kafka's
+// offsets-for-times) to the end of the partition as it is now. Not to the offset at `to`:
+// producers may set timestamps out of order, so a message inside the range can sit after it;
+// readRange filters by timestamp instead.
+func (p *replayer) bounds(ctx context.Context, topic string, part int, from time.Time) (start, end int64, err error) {
 	conn, err := p.dialer.DialLeader(ctx, "tcp", p.brokers[0], topic, part)
 	if err != nil {
 		return 0, 0, err
@@ -193,10 +196,12 @@ func (p *replayer) bounds(ctx context.Context, topic string, part int, from, to 
 		}
 		return off
 	}
-	return at(from), at(to), nil
+	return at(from), last, nil
 }
 
-// readRange calls f for each message of one partition in [start, end).
+// readRange calls f for each message of one partition in [start, end). The last offsets may
+// hold no message (a transaction marker, a compacted record), so a read that stays quiet for
+// replayQuiet ends the range instead of waiting for new data.
 func (p *replayer) readRange(ctx context.Context, topic string, part int, start, end int64, f func(kafka.Message) error) error {
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.brokers, Dialer: p.dialer, Topic: topic, Partition: part, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
@@ -204,9 +209,17 @@ func (p *replayer) readRange(ctx context.Context, topic string, part int, start,
 		return err
 	}
 	for {
-		m, err := r.ReadMessage(ctx)
+		rctx, cancel := context.WithTimeout(ctx, replayQuiet)
+		m, err := r.ReadMessage(rctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				return nil // nothing more up to the end
+			}
 			return err
+		}
+		if m.Offset >= end {
+			return nil // written after the replay began
 		}
 		if err := f(m); err != nil {
 			return err
