@@ -98,14 +98,22 @@ func (c *consumer) Run(ctx context.Context) error {
 		c.flush(context.Background())
 		<-commitDone
 	}()
+	backoff := 100 * time.Millisecond
 	for {
 		msg, err := c.r.FetchMessage(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("dispatcher: fetching %s: %w", c.name, err)
+			// kafka-go reports broker and group errors while it heals itself: wait, fetch again.
+			c.e.log.Warn("dispatcher: fetching failed; retrying", "topic", c.name, "err", err, "retry_in", backoff)
+			if err := sleepUntil(ctx, time.Now().Add(backoff)); err != nil {
+				return err
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
 		}
+		backoff = 100 * time.Millisecond
 		c.e.parts.fetched(msg.Topic, msg.Partition, msg.Offset, msg.HighWaterMark, time.Now())
 		job := &deliveryv1.Job{}
 		if err := proto.Unmarshal(msg.Value, job); err != nil || job.GetDeliveryId() == "" || job.GetSubscriptionId() == "" {

@@ -37,14 +37,21 @@ type replayer struct {
 func (p *replayer) Name() string { return "replayer" }
 
 func (p *replayer) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
 	for {
 		msg, err := p.r.FetchMessage(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("matcher: fetching replays: %w", err)
+			p.log.Warn("matcher: fetching replay requests failed; retrying", "err", err, "retry_in", backoff)
+			if err := sleepCtx(ctx, backoff); err != nil {
+				return err
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
 		}
+		backoff = 100 * time.Millisecond
 		rp := &registryv1.Replay{}
 		if err := proto.Unmarshal(msg.Value, rp); err != nil || rp.GetId() == "" {
 			p.log.Error("matcher: a replay request that does not decode; skipped", "offset", msg.Offset, "err", err)
