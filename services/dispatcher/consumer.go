@@ -27,8 +27,13 @@ const (
 	HeaderDeadReason = "herald-dead-reason"
 )
 
-// pausedRecheck is how long a job for a paused subscription waits before it is looked at again.
-const pausedRecheck = 30 * time.Second
+// pausedRecheck is how long a job for a paused subscription waits on a retry tier before it is
+// looked at again; an ordered subscription's job waits in place instead (keeping its place in
+// line) and looks again every orderedRecheck.
+const (
+	pausedRecheck  = 30 * time.Second
+	orderedRecheck = time.Second
+)
 
 // reader is the part of kafka.Reader the dispatcher uses.
 type reader interface {
@@ -159,18 +164,26 @@ func (c *consumer) Run(ctx context.Context) error {
 					return
 				}
 			}
-			// An in-flight slot is taken only when the job may go: jobs queued behind an
-			// ordered subscription's head wait without holding one.
-			select {
-			case c.e.slots <- struct{}{}:
-			case <-hctx.Done():
-				return
-			}
-			defer func() { <-c.e.slots }()
-			ok := c.e.deliver(hctx, job)
-			c.e.orderDone(job, done)
-			if ok {
-				c.finish(msg)
+			for {
+				// An in-flight slot is taken only when the job may go: jobs queued behind an
+				// ordered subscription's head, or waiting for it to be resumed, hold none.
+				select {
+				case c.e.slots <- struct{}{}:
+				case <-hctx.Done():
+					return
+				}
+				ok, again := c.e.deliver(hctx, job)
+				<-c.e.slots
+				if !again {
+					c.e.orderDone(job, done)
+					if ok {
+						c.finish(msg)
+					}
+					return
+				}
+				if sleepUntil(hctx, time.Now().Add(orderedRecheck)) != nil {
+					return
+				}
 			}
 		}()
 	}
@@ -277,9 +290,10 @@ func (e *engine) orderDone(job *deliveryv1.Job, done chan struct{}) {
 }
 
 // deliver attempts job until its outcome is durable and reports whether its input may be
-// committed. An ordered subscription retries in place, holding back the jobs behind it; any
-// other schedules its retry on a tier topic.
-func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) bool {
+// committed (ok), or that the job must wait in place and be delivered again (again: an ordered
+// subscription that is paused, unverified or without a usable key). An ordered subscription
+// retries in place, holding back the jobs behind it; any other schedules its retry on a tier.
+func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) (ok, again bool) {
 	for {
 		sub := e.view.get(job.GetSubscriptionId())
 		now := time.Now()
@@ -287,16 +301,19 @@ func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) bool {
 		case sub == nil && !e.view.current(job.GetConfigVersion()):
 			// Matched with a newer configuration than this dispatcher has: a subscription just
 			// created. Not a loss, not an attempt: the job waits and is looked at again.
-			return e.hold(ctx, job, now)
+			return e.hold(ctx, job, now), false
 		case sub == nil || sub.status == "disabled":
 			reason := "the subscription was deleted"
 			if sub != nil {
 				reason = "the subscription is disabled"
 			}
-			return e.record(ctx, job, result{errType: "skipped", err: errors.New(reason)}, decision{outcome: deliveryv1.Outcome_OUTCOME_SKIPPED}, now, false) == nil
+			return e.record(ctx, job, result{errType: "skipped", err: errors.New(reason)}, decision{outcome: deliveryv1.Outcome_OUTCOME_SKIPPED}, now, false) == nil, false
 		case sub.status == "paused" || sub.status == "unverified" || sub.key == nil:
+			if sub.options.GetOrdered() {
+				return false, true // keep its place in line
+			}
 			// Not an attempt: the job waits on a retry tier and is looked at again.
-			return e.hold(ctx, job, now)
+			return e.hold(ctx, job, now), false
 		}
 		body, contentType := payload(job, sub.options.GetPayload())
 		h := make(http.Header, 8)
@@ -304,7 +321,7 @@ func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) bool {
 		sign(h, sub, job, body, now)
 		res := e.sendBounded(ctx, sub.url, h, body)
 		if ctx.Err() != nil && !res.delivered() {
-			return false // stopping: the job is not committed and will be delivered again
+			return false, false // stopping: the job is not committed and will be delivered again
 		}
 		schedule := sub.schedule
 		if schedule == nil {
@@ -317,17 +334,17 @@ func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) bool {
 		}
 		if d.outcome == deliveryv1.Outcome_OUTCOME_RETRYING && sub.options.GetOrdered() {
 			if e.record(ctx, job, res, d, now, true) != nil {
-				return false
+				return false, false
 			}
 			if sleepUntil(ctx, d.next) != nil {
-				return false
+				return false, false
 			}
 			job = proto.Clone(job).(*deliveryv1.Job)
 			job.Attempt++
 			job.LastError = res.err.Error()
 			continue
 		}
-		return e.record(ctx, job, res, d, now, sub.options.GetOrdered()) == nil
+		return e.record(ctx, job, res, d, now, sub.options.GetOrdered()) == nil, false
 	}
 }
 

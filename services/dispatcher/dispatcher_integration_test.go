@@ -715,3 +715,40 @@ func TestAStuckOrderedHeadDoesNotStarveOthers(t *testing.T) {
 		t.Fatalf("the ordered subscription got %d requests; only its head may be tried", stuck.count())
 	}
 }
+
+// TestOrderedSubscriptionKeepsOrderAcrossAPause: jobs of a paused ordered subscription wait in
+// place, so after a resume they still come before the jobs produced later.
+func TestOrderedSubscriptionKeepsOrderAcrossAPause(t *testing.T) {
+	w := newWorld(t)
+	rc := newReceiver(t, nil)
+	svc, _ := w.start(nil)
+	v := svc.ConfigVersion()
+	subID, _ := w.subscribe(rc.URL, map[string]any{"ordered": true, "payload": "raw"})
+	waitConfig(t, svc, v)
+	v = svc.ConfigVersion()
+	w.api("PATCH", "/v1/subscriptions/"+subID, w.subKey, map[string]any{"status": "paused"})
+	waitConfig(t, svc, v)
+	var first []*deliveryv1.Job
+	for i := range 3 {
+		first = append(first, w.job(subID, fmt.Sprintf(`{"seq":%d}`, i)))
+	}
+	w.produce(first...)
+	time.Sleep(1500 * time.Millisecond) // they are fetched and wait while paused
+	if rc.count() != 0 {
+		t.Fatalf("%d deliveries while paused", rc.count())
+	}
+	v = svc.ConfigVersion()
+	w.api("PATCH", "/v1/subscriptions/"+subID, w.subKey, map[string]any{"status": "active"})
+	waitConfig(t, svc, v)
+	w.produce(w.job(subID, `{"seq":3}`), w.job(subID, `{"seq":4}`))
+	testenv.Eventually(t, 60*time.Second, "all five arrive", func() bool { return rc.count() == 5 })
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var got []string
+	for _, b := range rc.bodies {
+		got = append(got, string(b))
+	}
+	if want := `{"seq":0} {"seq":1} {"seq":2} {"seq":3} {"seq":4}`; strings.Join(got, " ") != want {
+		t.Fatalf("received %v, want %s", got, want)
+	}
+}
