@@ -389,12 +389,13 @@ func (e *engine) record(ctx context.Context, job *deliveryv1.Job, res result, d 
 	if res.err != nil {
 		att.Error = res.err.Error()
 	}
-	value, _ := proto.Marshal(att)
+	if d.outcome == deliveryv1.Outcome_OUTCOME_RETRYING {
+		att.NextAttemptTime = timestamppb.New(d.next)
+	}
+	value, _ := proto.Marshal(att) // once: it carries the job, body included
 	msgs := []kafka.Message{{Topic: e.names.Topic(topics.Attempts), Key: []byte(job.GetDeliveryId()), Value: value}}
 	switch d.outcome {
 	case deliveryv1.Outcome_OUTCOME_RETRYING:
-		att.NextAttemptTime = timestamppb.New(d.next)
-		msgs[0].Value, _ = proto.Marshal(att)
 		if !ordered { // an ordered subscription retries in place (deliver)
 			next := proto.Clone(job).(*deliveryv1.Job)
 			next.Attempt++

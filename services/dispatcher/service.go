@@ -2,7 +2,6 @@ package dispatcher
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"github.com/heraldhq/herald/pkg/configwatch"
 	"github.com/heraldhq/herald/pkg/kafkaready"
 	"github.com/heraldhq/herald/pkg/secretbox"
+	"github.com/heraldhq/herald/pkg/serve"
 	"github.com/heraldhq/herald/pkg/topics"
 	"github.com/heraldhq/herald/pkg/worker"
 	dispatcherv1 "github.com/heraldhq/herald/proto/herald/dispatcher/v1"
@@ -185,7 +185,10 @@ func (s *Service) Delivered() int64 { return s.engine.delivered.Load() }
 // a subscription the dispatcher does not know yet would otherwise be skipped.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.close()
-	workers := []worker.Worker{s.watcher, worker.Func("http", s.serveHTTP), worker.Func("grpc", s.serveGRPC)}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	workers := []worker.Worker{s.watcher,
+		serve.HTTP("http", s.httpSrv, s.httpLn, s.cfg.ShutdownTimeout),
+		serve.GRPC("grpc", s.grpcSrv, s.grpcLn, s.health, s.cfg.ShutdownTimeout)}
 	for _, c := range s.consumers {
 		workers = append(workers, worker.Func(c.Name(), func(ctx context.Context) error {
 			select {
@@ -197,32 +200,6 @@ func (s *Service) Run(ctx context.Context) error {
 		}))
 	}
 	return worker.Run(ctx, workers...)
-}
-
-func (s *Service) serveHTTP(ctx context.Context) error {
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-		defer cancel()
-		_ = s.httpSrv.Shutdown(sctx)
-	}()
-	if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return ctx.Err()
-}
-
-func (s *Service) serveGRPC(ctx context.Context) error {
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	go func() {
-		<-ctx.Done()
-		s.health.Shutdown()
-		s.grpcSrv.GracefulStop()
-	}()
-	if err := s.grpcSrv.Serve(s.grpcLn); err != nil {
-		return err
-	}
-	return ctx.Err()
 }
 
 func (s *Service) close() {

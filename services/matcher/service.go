@@ -2,7 +2,6 @@ package matcher
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/configwatch"
+	"github.com/heraldhq/herald/pkg/serve"
 	"github.com/heraldhq/herald/pkg/topics"
 	"github.com/heraldhq/herald/pkg/worker"
 	registryv1 "github.com/heraldhq/herald/proto/herald/registry/v1"
@@ -198,29 +198,8 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			return s.replay.Run(ctx)
 		}),
-		worker.Func("grpc", func(ctx context.Context) error {
-			go func() {
-				<-ctx.Done()
-				s.health.Shutdown()
-				s.grpcSrv.GracefulStop()
-			}()
-			if err := s.grpcSrv.Serve(s.grpcLn); err != nil {
-				return err
-			}
-			return ctx.Err()
-		}),
-		worker.Func("http", func(ctx context.Context) error {
-			go func() {
-				<-ctx.Done()
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-				defer cancel()
-				_ = s.httpSrv.Shutdown(sctx)
-			}()
-			if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return ctx.Err()
-		}),
+		serve.GRPC("grpc", s.grpcSrv, s.grpcLn, s.health, s.cfg.ShutdownTimeout),
+		serve.HTTP("http", s.httpSrv, s.httpLn, s.cfg.ShutdownTimeout),
 	)
 }
 

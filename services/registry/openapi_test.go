@@ -439,7 +439,7 @@ func sampleRequest(method, docPath, auth string, body []byte) *http.Request {
 
 // serve runs one request through the mux. A route that passed authentication and reached the
 // (absent) store panics on its nil store; that is reported as panicked, not as a failure.
-func serve(mux *http.ServeMux, r *http.Request) (code int, errCode string, panicked bool) {
+func serveOnce(mux *http.ServeMux, r *http.Request) (code int, errCode string, panicked bool) {
 	rec := httptest.NewRecorder()
 	func() {
 		defer func() {
@@ -524,12 +524,12 @@ func TestOpenAPIRoutesMatchTheMux(t *testing.T) {
 		// Authentication comes first, so a request without credentials is answered 401 by the
 		// route itself; for a custom method this also shows the action exists (an unknown action
 		// is answered 404 by h.actions).
-		if code, errCode, _ := serve(mux, sampleRequest(method, path, "", nil)); code != http.StatusUnauthorized || errCode != "unauthenticated" {
+		if code, errCode, _ := serveOnce(mux, sampleRequest(method, path, "", nil)); code != http.StatusUnauthorized || errCode != "unauthenticated" {
 			t.Errorf("%s without credentials: %d %q, want 401 unauthenticated", key, code, errCode)
 		}
 		if r.action != "" {
 			bogus := strings.Replace(path, ":"+r.action, ":noSuchAction", 1)
-			if code, errCode, _ := serve(mux, sampleRequest(method, bogus, "", nil)); code != http.StatusNotFound || errCode != "not_found" {
+			if code, errCode, _ := serveOnce(mux, sampleRequest(method, bogus, "", nil)); code != http.StatusNotFound || errCode != "not_found" {
 				t.Errorf("POST %s: %d %q, want 404 not_found for an unknown action", bogus, code, errCode)
 			}
 		}
@@ -900,7 +900,7 @@ func TestOpenAPISecurityMatchesTheAuthChecks(t *testing.T) {
 		if op.RequestBody != nil {
 			body = op.RequestBody.Content["application/json"].Example
 		}
-		code, errCode, panicked := serve(mux, sampleRequest(method, path, openAPIAdminToken, body))
+		code, errCode, panicked := serveOnce(mux, sampleRequest(method, path, openAPIAdminToken, body))
 		// With the example body, a route that lets the admin token through goes on to the store
 		// (nil here, so it panics); one that acts for an app answers 403 first.
 		refused := !panicked && code == http.StatusForbidden && errCode == "permission_denied"

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/secretbox"
+	"github.com/heraldhq/herald/pkg/serve"
 	"github.com/heraldhq/herald/pkg/topics"
 	"github.com/heraldhq/herald/pkg/worker"
 	registryv1 "github.com/heraldhq/herald/proto/herald/registry/v1"
@@ -158,35 +158,8 @@ func (s *Service) Run(ctx context.Context) error {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(registryv1.RegistryService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	workers := []worker.Worker{
-		worker.Func("http", func(ctx context.Context) error {
-			go func() {
-				<-ctx.Done()
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-				defer cancel()
-				_ = s.httpSrv.Shutdown(sctx)
-			}()
-			if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return ctx.Err()
-		}),
-		worker.Func("grpc", func(ctx context.Context) error {
-			go func() {
-				<-ctx.Done()
-				s.health.Shutdown()
-				stopped := make(chan struct{})
-				go func() { s.grpcSrv.GracefulStop(); close(stopped) }()
-				select {
-				case <-stopped:
-				case <-time.After(s.cfg.ShutdownTimeout):
-					s.grpcSrv.Stop() // watch streams end only when cut
-				}
-			}()
-			if err := s.grpcSrv.Serve(s.grpcLn); err != nil {
-				return err
-			}
-			return ctx.Err()
-		}),
+		serve.HTTP("http", s.httpSrv, s.httpLn, s.cfg.ShutdownTimeout),
+		serve.GRPC("grpc", s.grpcSrv, s.grpcLn, s.health, s.cfg.ShutdownTimeout), // watch streams end only when cut
 		s.hub,
 		s.sweeper,
 	}
