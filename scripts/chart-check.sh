@@ -58,9 +58,12 @@ step "helm template: default values, ci/production-values.yaml, all features"
 
 # --- 3. validate the manifests ------------------------------------------------------------------
 # The variables each service reads, from its code (string literals "HERALD_…" outside tests),
-# including pkg/kafkaconn, through which all three read the Kafka TLS and SASL settings.
+# including the pkg/ packages that read settings for them: kafkaconn (Kafka TLS and SASL, all
+# three) and ssrf (the delivery allow-list: the registry and the dispatcher).
 for svc in registry matcher dispatcher; do
-  grep -rhoE '"HERALD_[A-Z0-9_]+"' --include='*.go' --exclude='*_test.go' "services/$svc" pkg/kafkaconn |
+  extra=(pkg/kafkaconn)
+  [ "$svc" = matcher ] || extra+=(pkg/ssrf)
+  grep -rhoE '"HERALD_[A-Z0-9_]+"' --include='*.go' --exclude='*_test.go' "services/$svc" "${extra[@]}" |
     tr -d '"' | sort -u | sed "s/^/$svc /"
 done >"$work/vars.txt"
 

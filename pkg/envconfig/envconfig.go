@@ -86,5 +86,15 @@ func (l *Loader) Duration(dst *time.Duration, name string) {
 	}
 }
 
+// Parse hands the variable's value to parse, which stores it; an error is reported under the
+// variable's name like any other bad value.
+func (l *Loader) Parse(name string, parse func(string) error) {
+	if v, ok := l.get(name); ok {
+		if err := parse(v); err != nil {
+			l.errs = append(l.errs, fmt.Errorf("%s=%q: %w", name, v, err))
+		}
+	}
+}
+
 // Err returns every bad value read so far, or nil.
 func (l *Loader) Err() error { return errors.Join(l.errs...) }

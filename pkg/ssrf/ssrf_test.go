@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/pkg/envconfig"
 	"github.com/heraldhq/herald/pkg/ssrf"
 )
 
@@ -236,5 +237,27 @@ func TestBlockedErrorMessage(t *testing.T) {
 	err = ssrf.Guard{}.Control("tcp", "example.com:443", nil)
 	if got, want := err.Error(), `ssrf: refusing to dial: "example.com" is not an IP address`; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestLoadPolicy(t *testing.T) {
+	env := map[string]string{"HERALD_ALLOW_LOOPBACK": "true", "HERALD_DELIVERY_ALLOW_CIDRS": "10.1.0.0/16, 192.168.1.7"}
+	l := envconfig.Loader{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	var p ssrf.Policy
+	ssrf.LoadPolicy(&l, &p)
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	g := p.Guard()
+	for addr, ok := range map[string]bool{"127.0.0.1": true, "10.1.2.3": true, "192.168.1.7": true, "192.168.1.8": false, "10.2.0.1": false} {
+		if got := g.Check(netip.MustParseAddr(addr)) == nil; got != ok {
+			t.Errorf("%s allowed = %v, want %v", addr, got, ok)
+		}
+	}
+	env["HERALD_DELIVERY_ALLOW_CIDRS"] = "10.1.2.3/8"
+	l = envconfig.Loader{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	ssrf.LoadPolicy(&l, &p)
+	if err := l.Err(); err == nil || !strings.Contains(err.Error(), "HERALD_DELIVERY_ALLOW_CIDRS") {
+		t.Fatalf("a bad CIDR: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package dispatcher
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"time"
 
@@ -48,12 +47,9 @@ type Config struct {
 	MaxInFlight int
 	// MaxPerEndpoint bounds concurrent requests to one host:port (HERALD_MAX_PER_ENDPOINT). Default: 32.
 	MaxPerEndpoint int
-	// AllowCIDRs admits otherwise refused addresses (private, loopback, …) for delivery
-	// (HERALD_DELIVERY_ALLOW_CIDRS, comma-separated). Default: none.
-	AllowCIDRs []netip.Prefix
-	// AllowLoopback admits 127.0.0.0/8 and ::1 (HERALD_ALLOW_LOOPBACK). Default: false; the
-	// standalone run sets it.
-	AllowLoopback bool
+	// Policy is the SSRF allow-list deliveries dial through (HERALD_ALLOW_LOOPBACK,
+	// HERALD_DELIVERY_ALLOW_CIDRS).
+	ssrf.Policy
 	// GRPCAddr serves the DispatcherAdmin service and gRPC health (HERALD_GRPC_ADDR). Default: ":9092".
 	GRPCAddr string
 	// CircuitThreshold is how many consecutive failures (no answer or 5xx) open an endpoint's
@@ -107,14 +103,13 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	l.String(&c.RegistryAddr, "HERALD_REGISTRY_ADDR")
 	l.String(&c.AdminToken, "HERALD_ADMIN_TOKEN")
 	l.String(&c.SecretKeys, "HERALD_SECRET_KEY")
-	var schedule, tiers, allow []string
+	var schedule, tiers []string
 	l.List(&schedule, "HERALD_RETRY_SCHEDULE")
 	l.List(&tiers, "HERALD_RETRY_TIERS")
-	l.List(&allow, "HERALD_DELIVERY_ALLOW_CIDRS")
 	l.Duration(&c.Timeout, "HERALD_DELIVERY_TIMEOUT")
 	l.Int(&c.MaxInFlight, "HERALD_MAX_IN_FLIGHT")
 	l.Int(&c.MaxPerEndpoint, "HERALD_MAX_PER_ENDPOINT")
-	l.Bool(&c.AllowLoopback, "HERALD_ALLOW_LOOPBACK")
+	ssrf.LoadPolicy(&l, &c.Policy)
 	l.String(&c.GRPCAddr, "HERALD_GRPC_ADDR")
 	l.Int(&c.CircuitThreshold, "HERALD_CIRCUIT_THRESHOLD")
 	l.Duration(&c.CircuitCooldown, "HERALD_CIRCUIT_COOLDOWN")
@@ -132,16 +127,6 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if tiers != nil {
 		if c.RetryTiers, err = parseDurations(tiers); err != nil {
 			errs = append(errs, fmt.Errorf("HERALD_RETRY_TIERS: %w", err))
-		}
-	}
-	if allow != nil {
-		for _, a := range allow {
-			p, err := ssrf.ParseAllow(a)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("HERALD_DELIVERY_ALLOW_CIDRS: %w", err))
-				continue
-			}
-			c.AllowCIDRs = append(c.AllowCIDRs, p...)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -226,13 +211,4 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// guard is the SSRF guard the configuration asks for.
-func (c Config) guard() ssrf.Guard {
-	allow := append([]netip.Prefix{}, c.AllowCIDRs...)
-	if c.AllowLoopback {
-		allow = append(allow, ssrf.LoopbackOnly()...)
-	}
-	return ssrf.Guard{Allow: allow}
 }

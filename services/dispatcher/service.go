@@ -85,7 +85,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		AllowAutoTopicCreation: true,
 	}
 	s.engine = &engine{
-		view: s.view, send: newSender(cfg.guard(), cfg.Timeout, cfg.MaxInFlight, cfg.MaxPerEndpoint), w: s.writer,
+		view: s.view, send: newSender(cfg.Guard(), cfg.Timeout, cfg.MaxInFlight, cfg.MaxPerEndpoint), w: s.writer,
 		names: names, schedule: cfg.RetrySchedule, tiers: cfg.RetryTiers, instance: cfg.Instance, log: log,
 		grace: cfg.ShutdownTimeout / 2, slots: make(chan struct{}, cfg.MaxInFlight), perHost: cfg.MaxPerEndpoint,
 		orderTail: map[string]chan struct{}{},

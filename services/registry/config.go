@@ -3,7 +3,6 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/heraldhq/herald/pkg/envconfig"
@@ -59,12 +58,9 @@ type Config struct {
 	// VerifyEndpoints checks a subscription's endpoint (HEAD, then GET on 405) when it is created
 	// or its URL changes; it is active only once verified (HERALD_VERIFY_ENDPOINTS). Default: true.
 	VerifyEndpoints bool
-	// AllowLoopback lets verification reach 127.0.0.0/8 and ::1 (HERALD_ALLOW_LOOPBACK), as the
-	// dispatcher's setting of the same name lets deliveries. Default: false.
-	AllowLoopback bool
-	// AllowCIDRs admits other addresses the SSRF guard refuses (HERALD_DELIVERY_ALLOW_CIDRS,
-	// comma-separated). Default: none.
-	AllowCIDRs []netip.Prefix
+	// Policy is the SSRF allow-list verification dials through, read as the dispatcher reads it
+	// (HERALD_ALLOW_LOOPBACK, HERALD_DELIVERY_ALLOW_CIDRS).
+	ssrf.Policy
 }
 
 // DefaultConfig returns the defaults.
@@ -102,18 +98,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	l.String(&c.AttemptsGroup, "HERALD_REGISTRY_ATTEMPTS_GROUP")
 	l.Duration(&c.Retention, "HERALD_DELIVERY_RETENTION")
 	l.Bool(&c.VerifyEndpoints, "HERALD_VERIFY_ENDPOINTS")
-	l.Bool(&c.AllowLoopback, "HERALD_ALLOW_LOOPBACK")
-	var allow string
-	l.String(&allow, "HERALD_DELIVERY_ALLOW_CIDRS")
+	ssrf.LoadPolicy(&l, &c.Policy)
 	if err := l.Err(); err != nil {
 		return c, err
-	}
-	if allow != "" {
-		p, err := ssrf.ParseAllow(allow)
-		if err != nil {
-			return c, fmt.Errorf("HERALD_DELIVERY_ALLOW_CIDRS: %w", err)
-		}
-		c.AllowCIDRs = p
 	}
 	return c, c.Validate()
 }
@@ -161,13 +148,4 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// guard is the SSRF guard for verification requests.
-func (c Config) guard() ssrf.Guard {
-	allow := append([]netip.Prefix{}, c.AllowCIDRs...)
-	if c.AllowLoopback {
-		allow = append(allow, ssrf.LoopbackOnly()...)
-	}
-	return ssrf.Guard{Allow: allow}
 }

@@ -76,7 +76,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Service, error) {
 		return nil, fmt.Errorf("registry: mongodb at %s: %w", redactURI(cfg.MongoURI), err)
 	}
 	s.hub = newHub(s.store, cfg.WatchPollInterval, log)
-	api := NewAPI(s.store, box, cfg.AdminToken, s.hub, newVerifier(cfg.VerifyEndpoints, cfg.guard(), 5*time.Second), log)
+	api := NewAPI(s.store, box, cfg.AdminToken, s.hub, newVerifier(cfg.VerifyEndpoints, cfg.Guard(), 5*time.Second), log)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
