@@ -1,7 +1,6 @@
 package dispatcher_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -92,25 +91,7 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) api(method, path, key string, body any) map[string]any {
 	w.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		buf, _ := json.Marshal(body)
-		rd = bytes.NewReader(buf)
-	}
-	req, _ := http.NewRequest(method, w.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	if res.StatusCode >= 300 {
-		w.t.Fatalf("%s %s = %d %v", method, path, res.StatusCode, out)
-	}
-	d, _ := out["data"].(map[string]any)
-	return d
+	return testenv.API(w.t, w.base, method, path, key, body)
 }
 
 // subscribe creates a subscription to url and returns its id and secret.

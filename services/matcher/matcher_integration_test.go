@@ -1,13 +1,11 @@
 package matcher_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -88,42 +86,15 @@ func (w *world) startRegistry() {
 
 func (w *world) api(method, path, key string, body any) map[string]any {
 	w.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		buf, _ := json.Marshal(body)
-		rd = bytes.NewReader(buf)
-	}
-	req, _ := http.NewRequest(method, w.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	if res.StatusCode >= 300 {
-		w.t.Fatalf("%s %s = %d %v", method, path, res.StatusCode, out)
-	}
-	d, _ := out["data"].(map[string]any)
-	return d
+	return testenv.API(w.t, w.base, method, path, key, body)
 }
 
 // apiStatus makes a call that is expected to fail and returns its status and error.
 func (w *world) apiStatus(method, path, key string, body any) (int, map[string]any) {
 	w.t.Helper()
-	buf, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, w.base+path, bytes.NewReader(buf))
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
+	code, out := testenv.Call(w.t, w.base, method, path, key, body)
 	e, _ := out["error"].(map[string]any)
-	return res.StatusCode, e
+	return code, e
 }
 
 // setupOS1 registers the OS1 example events and subscribes one app to each.

@@ -3,8 +3,6 @@
 package faults
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -195,25 +193,7 @@ func (c *cluster) createTopics() {
 
 func (c *cluster) api(method, path, key string, body any) map[string]any {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	if res.StatusCode >= 300 {
-		c.t.Fatalf("%s %s = %d %v", method, path, res.StatusCode, out)
-	}
-	d, _ := out["data"].(map[string]any)
-	return d
+	return testenv.API(c.t, c.base, method, path, key, body)
 }
 
 func (c *cluster) subscribe(url string, opts map[string]any) string {
