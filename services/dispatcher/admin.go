@@ -70,7 +70,7 @@ func (a admin) GetStatus(context.Context, *dispatcherv1.GetStatusRequest) (*disp
 	e := a.s.engine
 	resp := &dispatcherv1.GetStatusResponse{
 		Instance: a.s.cfg.Instance, ConfigVersion: a.s.ConfigVersion(),
-		InFlight: int32(len(e.slots)), MaxInFlight: int32(cap(e.slots)),
+		InFlight: int32(e.pool.busy.Load()), MaxInFlight: int32(e.pool.size),
 		Partitions: e.parts.owned(time.Now()),
 	}
 	for _, c := range e.circuits.open() {

@@ -63,8 +63,9 @@ type engine struct {
 	circuits  *circuits
 	failing   *failing
 	parts     *partitions
-	slots     chan struct{} // one per delivery in flight: the back-pressure bound
-	endpoints sync.Map      // host:port -> chan struct{}, the per-endpoint bound
+	pool      *pool     // one worker per delivery in flight: the back-pressure bound
+	rec       *recorder // makes outcomes durable, in batches
+	endpoints sync.Map  // host:port -> chan struct{}, the per-endpoint bound
 	perHost   int
 
 	orderMu   sync.Mutex
@@ -92,14 +93,18 @@ type consumer struct {
 
 func (c *consumer) Name() string { return c.name }
 
-// Run fetches until ctx ends. Fetching stops while every slot is taken: back-pressure.
+// Run fetches until ctx ends. Fetching waits while every worker is busy (back-pressure) and
+// while this consumer holds maxPending uncommitted messages.
 func (c *consumer) Run(ctx context.Context) error {
 	c.offs, c.toCommit = newOffsets(), map[partKey]kafka.Message{}
 	var wg sync.WaitGroup
 	commitDone := make(chan struct{})
 	go func() { defer close(commitDone); c.commitLoop(ctx) }()
+	// Deliveries in flight when ctx ends may finish within the grace period.
+	hctx, finished := worker.Finishing(ctx, c.e.grace)
 	defer func() {
-		wg.Wait() // deliveries in flight finish (bounded by the grace period)
+		wg.Wait()
+		finished()
 		c.flush(context.Background())
 		<-commitDone
 	}()
@@ -153,39 +158,74 @@ func (c *consumer) Run(ctx context.Context) error {
 		c.offs.add(msg)
 		prev, done := c.e.orderSlot(job)
 		wg.Add(1)
+		if done == nil {
+			// The common case: a worker attempts it, the recorder makes the outcome durable,
+			// and then it may be committed.
+			if !c.e.pool.run(ctx, func() { c.deliver(hctx, msg, job, wg.Done) }) {
+				wg.Done()
+				return ctx.Err()
+			}
+			continue
+		}
 		go func() {
 			defer wg.Done()
-			hctx, finished := worker.Finishing(ctx, c.e.grace)
-			defer finished()
-			if prev != nil {
-				select {
-				case <-prev:
-				case <-hctx.Done():
-					return
-				}
-			}
-			for {
-				// An in-flight slot is taken only when the job may go: jobs queued behind an
-				// ordered subscription's head, or waiting for it to be resumed, hold none.
-				select {
-				case c.e.slots <- struct{}{}:
-				case <-hctx.Done():
-					return
-				}
-				ok, again := c.e.deliver(hctx, job)
-				<-c.e.slots
-				if !again {
-					c.e.orderDone(job, done)
-					if ok {
-						c.finish(msg)
-					}
-					return
-				}
-				if sleepUntil(hctx, time.Now().Add(orderedRecheck)) != nil {
-					return
-				}
-			}
+			c.deliverOrdered(hctx, msg, job, prev, done)
 		}()
+	}
+}
+
+// deliver runs on a worker: one attempt, whose outcome goes to the recorder. release is called
+// once the outcome is durable (and the message finished) or cannot be made so.
+func (c *consumer) deliver(ctx context.Context, msg kafka.Message, job *deliveryv1.Job, release func()) {
+	st := c.e.attempt(ctx, job, false)
+	if st.stop {
+		release() // stopping: the job is not committed and will be delivered again
+		return
+	}
+	c.e.rec.submit(st.msgs, func(err error) {
+		if err == nil {
+			c.e.settled(st)
+			c.finish(msg)
+		}
+		release()
+	})
+}
+
+// deliverOrdered delivers a job of an ordered subscription after the one before it: it retries
+// in place, holding back the jobs behind it, and waits in place while the subscription may not
+// send. A worker is taken for each attempt only, never while waiting.
+func (c *consumer) deliverOrdered(ctx context.Context, msg kafka.Message, job *deliveryv1.Job, prev, done chan struct{}) {
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return
+		}
+	}
+	for {
+		var st step
+		if !c.e.pool.call(ctx, func() { st = c.e.attempt(ctx, job, true) }) || st.stop {
+			return // stopping: this job and those behind it are delivered again
+		}
+		if st.wait {
+			if sleepUntil(ctx, time.Now().Add(orderedRecheck)) != nil {
+				return
+			}
+			continue
+		}
+		if c.e.rec.write(st.msgs) != nil {
+			return
+		}
+		c.e.settled(st)
+		if st.next == nil {
+			c.e.orderDone(job, done)
+			c.finish(msg)
+			return
+		}
+		if sleepUntil(ctx, st.d.next) != nil {
+			return
+		}
+		job = st.next
 	}
 }
 
@@ -289,97 +329,72 @@ func (e *engine) orderDone(job *deliveryv1.Job, done chan struct{}) {
 	}
 }
 
-// deliver attempts job until its outcome is durable and reports whether its input may be
-// committed (ok), or that the job must wait in place and be delivered again (again: an ordered
-// subscription that is paused, unverified or without a usable key). An ordered subscription
-// retries in place, holding back the jobs behind it; any other schedules its retry on a tier.
-func (e *engine) deliver(ctx context.Context, job *deliveryv1.Job) (ok, again bool) {
-	for {
-		sub := e.view.get(job.GetSubscriptionId())
-		now := time.Now()
-		switch {
-		case sub == nil && !e.view.current(job.GetConfigVersion()):
-			// Matched with a newer configuration than this dispatcher has: a subscription just
-			// created. Not a loss, not an attempt: the job waits and is looked at again.
-			return e.hold(ctx, job, now), false
-		case sub == nil || sub.status == "disabled":
-			reason := "the subscription was deleted"
-			if sub != nil {
-				reason = "the subscription is disabled"
-			}
-			return e.record(ctx, job, result{errType: "skipped", err: errors.New(reason)}, decision{outcome: deliveryv1.Outcome_OUTCOME_SKIPPED}, now, false) == nil, false
-		case sub.status == "paused" || sub.status == "unverified" || sub.key == nil:
-			if sub.options.GetOrdered() {
-				return false, true // keep its place in line
-			}
-			// Not an attempt: the job waits on a retry tier and is looked at again.
-			return e.hold(ctx, job, now), false
-		}
-		body, contentType := payload(job, sub.options.GetPayload())
-		h := make(http.Header, 8)
-		h.Set("Content-Type", contentType)
-		sign(h, sub, job, body, now)
-		res := e.sendBounded(ctx, sub.url, h, body)
-		if ctx.Err() != nil && !res.delivered() {
-			return false, false // stopping: the job is not committed and will be delivered again
-		}
-		schedule := sub.schedule
-		if schedule == nil {
-			schedule = e.schedule
-		}
-		d := decide(res, job.GetAttempt(), schedule, e.tiers, time.Now())
-		if since, expired := e.failing.record(sub.id, !res.delivered(), now); expired && d.outcome != deliveryv1.Outcome_OUTCOME_DELIVERED {
-			d = decision{outcome: deliveryv1.Outcome_OUTCOME_GONE}
-			res.err = fmt.Errorf("%w; the endpoint has failed continuously since %s, so the subscription is disabled", res.err, since.UTC().Format(time.RFC3339))
-		}
-		if d.outcome == deliveryv1.Outcome_OUTCOME_RETRYING && sub.options.GetOrdered() {
-			if e.record(ctx, job, res, d, now, true) != nil {
-				return false, false
-			}
-			if sleepUntil(ctx, d.next) != nil {
-				return false, false
-			}
-			job = proto.Clone(job).(*deliveryv1.Job)
-			job.Attempt++
-			job.LastError = res.err.Error()
-			continue
-		}
-		return e.record(ctx, job, res, d, now, sub.options.GetOrdered()) == nil, false
-	}
+// step is what one look at a job came to: the messages that make it durable (the attempt
+// record and the retry or dead letter it leads to, or the job put back on a retry tier), or
+// that it must wait in place, or nothing at all because the dispatcher is stopping.
+type step struct {
+	msgs []kafka.Message
+	att  *deliveryv1.Attempt // nil when nothing was attempted
+	d    decision
+	wait bool            // an ordered subscription that may not send now: look again in place
+	stop bool            // ctx ended before an answer: the job is not committed
+	next *deliveryv1.Job // an ordered subscription's retry, in place, due at d.next
 }
 
-// hold puts a job back on a retry tier, due after pausedRecheck, without counting an attempt.
-func (e *engine) hold(ctx context.Context, job *deliveryv1.Job, now time.Time) bool {
+// attempt looks at job once: it sends it when its subscription may receive it, and decides
+// what follows. Nothing is written here; the step's messages are.
+func (e *engine) attempt(ctx context.Context, job *deliveryv1.Job, ordered bool) step {
+	sub := e.view.get(job.GetSubscriptionId())
+	now := time.Now()
+	switch {
+	case sub == nil && !e.view.current(job.GetConfigVersion()):
+		// Matched with a newer configuration than this dispatcher has: a subscription just
+		// created. Not a loss, not an attempt: the job waits and is looked at again.
+		return step{msgs: []kafka.Message{e.holdMessage(job, now)}}
+	case sub == nil || sub.status == "disabled":
+		reason := "the subscription was deleted"
+		if sub != nil {
+			reason = "the subscription is disabled"
+		}
+		return e.outcome(job, result{errType: "skipped", err: errors.New(reason)}, decision{outcome: deliveryv1.Outcome_OUTCOME_SKIPPED}, now, ordered)
+	case sub.status == "paused" || sub.status == "unverified" || sub.key == nil:
+		if ordered {
+			return step{wait: true} // keep its place in line
+		}
+		// Not an attempt: the job waits on a retry tier and is looked at again.
+		return step{msgs: []kafka.Message{e.holdMessage(job, now)}}
+	}
+	body, contentType := payload(job, sub.options.GetPayload())
+	h := make(http.Header, 8)
+	h.Set("Content-Type", contentType)
+	sign(h, sub, job, body, now)
+	res := e.sendBounded(ctx, sub, h, body)
+	if ctx.Err() != nil && !res.delivered() {
+		return step{stop: true}
+	}
+	schedule := sub.schedule
+	if schedule == nil {
+		schedule = e.schedule
+	}
+	d := decide(res, job.GetAttempt(), schedule, e.tiers, time.Now())
+	if since, expired := e.failing.record(sub.id, !res.delivered(), now); expired && d.outcome != deliveryv1.Outcome_OUTCOME_DELIVERED {
+		d = decision{outcome: deliveryv1.Outcome_OUTCOME_GONE}
+		res.err = fmt.Errorf("%w; the endpoint has failed continuously since %s, so the subscription is disabled", res.err, since.UTC().Format(time.RFC3339))
+	}
+	return e.outcome(job, res, d, now, ordered)
+}
+
+// holdMessage puts a job back on a retry tier, due after pausedRecheck, without counting an
+// attempt.
+func (e *engine) holdMessage(job *deliveryv1.Job, now time.Time) kafka.Message {
 	next := proto.Clone(job).(*deliveryv1.Job)
 	next.NotBefore = timestamppb.New(now.Add(pausedRecheck))
-	return e.produce(ctx, []kafka.Message{e.retryMessage(next, pickTier(pausedRecheck, e.tiers))}) == nil
+	return e.retryMessage(next, pickTier(pausedRecheck, e.tiers))
 }
 
-// sendBounded sends under the endpoint's concurrency bound and circuit breaker. The circuit is
-// asked after the slot is taken, so requests queued behind a failing one see its failure.
-func (e *engine) sendBounded(ctx context.Context, rawURL string, h http.Header, body []byte) result {
-	endpoint := endpointOf(rawURL)
-	v, _ := e.endpoints.LoadOrStore(endpoint, make(chan struct{}, e.perHost))
-	sem := v.(chan struct{})
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		return result{errType: "timeout", err: ctx.Err()}
-	}
-	defer func() { <-sem }()
-	if !e.circuits.allow(endpoint, time.Now()) {
-		return result{errType: "circuit_open", err: errors.New("not sent: the endpoint's circuit is open after repeated failures")}
-	}
-	res := e.send.send(ctx, rawURL, h, body)
-	if ctx.Err() == nil {
-		e.circuits.report(endpoint, unhealthy(res), time.Now())
-	}
-	return res
-}
-
-// record produces the attempt and what it leads to (a retry, a dead letter) and waits for
-// Kafka to acknowledge them.
-func (e *engine) record(ctx context.Context, job *deliveryv1.Job, res result, d decision, at time.Time, ordered bool) error {
+// outcome builds the attempt record and what it leads to: a retry (on a tier, or in place for
+// an ordered subscription) or a dead letter.
+func (e *engine) outcome(job *deliveryv1.Job, res result, d decision, at time.Time, ordered bool) step {
 	att := &deliveryv1.Attempt{
 		DeliveryId: job.GetDeliveryId(), SubscriptionId: job.GetSubscriptionId(), Attempt: job.GetAttempt(),
 		Time: timestamppb.New(at), StatusCode: int32(res.status), ErrorType: res.errType,
@@ -393,38 +408,64 @@ func (e *engine) record(ctx context.Context, job *deliveryv1.Job, res result, d 
 		att.NextAttemptTime = timestamppb.New(d.next)
 	}
 	value, _ := proto.Marshal(att) // once: it carries the job, body included
-	msgs := []kafka.Message{{Topic: e.names.Topic(topics.Attempts), Key: []byte(job.GetDeliveryId()), Value: value}}
+	st := step{att: att, d: d, msgs: []kafka.Message{{Topic: e.names.Topic(topics.Attempts), Key: []byte(job.GetDeliveryId()), Value: value}}}
 	switch d.outcome {
 	case deliveryv1.Outcome_OUTCOME_RETRYING:
-		if !ordered { // an ordered subscription retries in place (deliver)
-			next := proto.Clone(job).(*deliveryv1.Job)
-			next.Attempt++
-			next.NotBefore = timestamppb.New(d.next)
-			next.LastError = att.GetError()
-			msgs = append(msgs, e.retryMessage(next, d.tier))
+		next := proto.Clone(job).(*deliveryv1.Job)
+		next.Attempt++
+		next.NotBefore = timestamppb.New(d.next)
+		next.LastError = att.GetError()
+		if ordered {
+			st.next = next
+		} else {
+			st.msgs = append(st.msgs, e.retryMessage(next, d.tier))
 		}
 	case deliveryv1.Outcome_OUTCOME_FAILED:
 		reason := fmt.Sprintf("%d attempts failed; the last: %s", job.GetAttempt()+1, att.GetError())
 		jv, _ := proto.Marshal(job)
-		msgs = append(msgs, kafka.Message{Topic: e.names.Topic(topics.Dead), Key: []byte(job.GetSubscriptionId()), Value: jv,
+		st.msgs = append(st.msgs, kafka.Message{Topic: e.names.Topic(topics.Dead), Key: []byte(job.GetSubscriptionId()), Value: jv,
 			Headers: []kafka.Header{{Key: HeaderDeadReason, Value: []byte(reason)}}})
 	}
-	if err := e.produce(ctx, msgs); err != nil {
-		return err
+	return st
+}
+
+// settled counts a step whose messages Kafka has acknowledged.
+func (e *engine) settled(st step) {
+	if st.att == nil {
+		return
 	}
-	e.m.observe(att, d)
-	if d.outcome == deliveryv1.Outcome_OUTCOME_DELIVERED {
+	e.m.observe(st.att, st.d)
+	if st.d.outcome == deliveryv1.Outcome_OUTCOME_DELIVERED {
 		e.delivered.Add(1)
 	}
-	return nil
+}
+
+// sendBounded sends under the endpoint's concurrency bound and circuit breaker. The circuit is
+// asked after the slot is taken, so requests queued behind a failing one see its failure.
+func (e *engine) sendBounded(ctx context.Context, sub *subscription, h http.Header, body []byte) result {
+	v, ok := e.endpoints.Load(sub.endpoint)
+	if !ok {
+		v, _ = e.endpoints.LoadOrStore(sub.endpoint, make(chan struct{}, e.perHost))
+	}
+	sem := v.(chan struct{})
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return result{errType: "timeout", err: ctx.Err()}
+	}
+	defer func() { <-sem }()
+	if !e.circuits.allow(sub.endpoint, time.Now()) {
+		return result{errType: "circuit_open", err: errors.New("not sent: the endpoint's circuit is open after repeated failures")}
+	}
+	res := e.send.send(ctx, sub.target, h, body)
+	if ctx.Err() == nil {
+		e.circuits.report(sub.endpoint, unhealthy(res), time.Now())
+	}
+	return res
 }
 
 // endpointOf is the circuit and concurrency key of a URL: its host:port.
-func endpointOf(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return rawURL
-	}
+func endpointOf(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]

@@ -60,24 +60,30 @@ func newSender(guard ssrf.Guard, timeout time.Duration, maxInFlight, maxPerEndpo
 	}
 }
 
-// send POSTs body to rawURL with headers and classifies the outcome.
-func (s *sender) send(ctx context.Context, rawURL string, header http.Header, body []byte) result {
+// send POSTs body to target with headers and classifies the outcome. target was parsed once,
+// when the subscription arrived; nil means it could not be.
+func (s *sender) send(ctx context.Context, target *url.URL, header http.Header, body []byte) result {
+	if target == nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+		return result{errType: "request", err: errors.New("the subscription's URL is not an absolute http(s) URL")}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
-	if err != nil {
-		return result{errType: "request", err: err}
-	}
-	req.Header = header
+	req := (&http.Request{
+		Method: http.MethodPost, URL: target, Host: target.Host, Header: header,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)),
+		GetBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
+	}).WithContext(ctx)
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return result{latency: time.Since(start), errType: classify(err), err: err}
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, snippetBytes))
+	var buf [snippetBytes]byte
+	n, _ := io.ReadFull(resp.Body, buf[:])
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // drain a little so the connection is reused
-	r := result{status: resp.StatusCode, latency: time.Since(start), snippet: string(snippet)}
+	r := result{status: resp.StatusCode, latency: time.Since(start), snippet: string(buf[:n])}
 	switch {
 	case r.delivered():
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:

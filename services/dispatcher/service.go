@@ -26,6 +26,9 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
+// recordBatch is the most outcome messages the recorder writes in one produce request.
+const recordBatch = 1000
+
 // Service is a running dispatcher.
 type Service struct {
 	cfg       Config
@@ -87,13 +90,13 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	s.engine = &engine{
 		view: s.view, send: newSender(cfg.Guard(), cfg.Timeout, cfg.MaxInFlight, cfg.MaxPerEndpoint), w: s.writer,
 		names: names, schedule: cfg.RetrySchedule, tiers: cfg.RetryTiers, instance: cfg.Instance, log: log,
-		grace: cfg.ShutdownTimeout / 2, slots: make(chan struct{}, cfg.MaxInFlight), perHost: cfg.MaxPerEndpoint,
+		grace: cfg.ShutdownTimeout / 2, pool: newPool(cfg.MaxInFlight), rec: newRecorder(s.writer, recordBatch, log), perHost: cfg.MaxPerEndpoint,
 		orderTail: map[string]chan struct{}{},
 		circuits:  newCircuits(cfg.CircuitThreshold, cfg.CircuitCooldown),
 		failing:   &failing{after: cfg.AutoDisableAfter, since: map[string]time.Time{}},
 		parts:     newPartitions(),
 	}
-	s.engine.m = newMetrics(reg, func() float64 { return float64(len(s.engine.slots)) }, func() float64 { return float64(len(s.engine.circuits.open())) })
+	s.engine.m = newMetrics(reg, func() float64 { return float64(s.engine.pool.busy.Load()) }, func() float64 { return float64(len(s.engine.circuits.open())) })
 
 	newReader := func(group, topic string) *kafka.Reader {
 		r := kafka.NewReader(kafka.ReaderConfig{
@@ -199,7 +202,18 @@ func (s *Service) Run(ctx context.Context) error {
 			return c.Run(ctx)
 		}))
 	}
-	return worker.Run(ctx, workers...)
+	// The workers and the recorder outlive the consumers, which wait for every outcome they
+	// submitted; the recorder's writes may take the same grace period as the deliveries.
+	s.engine.pool.start()
+	defer s.engine.pool.stop()
+	rctx, finished := worker.Finishing(ctx, s.engine.grace)
+	defer finished()
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); s.engine.rec.run(rctx) }()
+	err := worker.Run(ctx, workers...)
+	close(s.engine.rec.in)
+	<-recorded
+	return err
 }
 
 func (s *Service) close() {

@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"log/slog"
+	"net/url"
 	"sync"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 // subscription is what the dispatcher needs of one subscription, secrets opened.
 type subscription struct {
 	id, url, status string
+	target          *url.URL // url, parsed once; nil if it cannot be
+	endpoint        string   // host:port: the circuit and concurrency key
 	options         *registryv1.SubscriptionOptions
 	key             []byte
 	prevKey         []byte
@@ -92,7 +95,10 @@ func (v *view) Apply(step *registryv1.WatchConfigResponse) {
 // key: its jobs are held (not dropped) until the key is fixed.
 func (v *view) open(sc *registryv1.SubscriptionConfig) *subscription {
 	sub := sc.GetSubscription()
-	s := &subscription{id: sub.GetId(), url: sub.GetUrl(), status: sub.GetStatus(), options: sub.GetOptions()}
+	s := &subscription{id: sub.GetId(), url: sub.GetUrl(), status: sub.GetStatus(), options: sub.GetOptions(), endpoint: sub.GetUrl()}
+	if u, err := url.Parse(s.url); err == nil {
+		s.target, s.endpoint = u, endpointOf(u)
+	}
 	key, err := v.box.Open(sc.GetSecretCiphertext())
 	if err == nil {
 		s.key, err = parseSecret(key)

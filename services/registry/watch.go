@@ -105,6 +105,12 @@ func (h *hub) step(ctx context.Context) error {
 	h.mu.Lock()
 	from := h.version
 	h.mu.Unlock()
+	// Most polls find nothing new: ask the sequence counter first and read the log only when it
+	// moved. A sequence number is taken before its change is written, so the counter is never
+	// behind the log.
+	if seq, err := h.store.ChangeSeq(ctx); err != nil || seq <= from {
+		return err
+	}
 	changes, err := h.store.ChangesAfter(ctx, from, changeBatch)
 	if err != nil || len(changes) == 0 {
 		return err

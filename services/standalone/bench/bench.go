@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,14 +97,18 @@ type receiver struct {
 	count     atomic.Int64
 	dups      atomic.Int64
 	last      atomic.Int64 // unix nanos of the last receipt
+	expect    int
 }
 
-func newReceiver(record bool) (*receiver, error) {
+// newReceiver starts a receiver; one that records expects about expect deliveries per phase and
+// sizes its bookkeeping for them up front, so that growing it is not counted against Herald.
+func newReceiver(record bool, expect int) (*receiver, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	rc := &receiver{url: "http://" + l.Addr().String() + "/hook", seen: map[string]bool{}}
+	rc := &receiver{url: "http://" + l.Addr().String() + "/hook", expect: expect}
+	rc.reset()
 	rc.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost { // endpoint verification when subscribing
 			return
@@ -141,7 +146,7 @@ func newReceiver(record bool) (*receiver, error) {
 
 func (rc *receiver) reset() {
 	rc.mu.Lock()
-	rc.seen, rc.latencies = map[string]bool{}, nil
+	rc.seen, rc.latencies = make(map[string]bool, rc.expect), make([]time.Duration, 0, rc.expect)
 	rc.mu.Unlock()
 	rc.count.Store(0)
 	rc.dups.Store(0)
@@ -179,7 +184,7 @@ func percentile(d []time.Duration, p float64) float64 {
 // Baseline measures a bare POST loop: 1 KiB bodies, keep-alive, a pool sized to the concurrency.
 func Baseline(ctx context.Context, o Options, total int) (Phase, error) {
 	o.defaults()
-	rc, err := newReceiver(false)
+	rc, err := newReceiver(false, 0)
 	if err != nil {
 		return Phase{}, err
 	}
@@ -264,7 +269,7 @@ func startStack(ctx context.Context, o Options, withMatcher, withDispatcher bool
 		}
 	}
 	for range o.Receivers {
-		r, err := newReceiver(true)
+		r, err := newReceiver(true, o.Events/2*o.Subscriptions/o.Receivers*5/4)
 		if err != nil {
 			s.close()
 			return nil, err
@@ -574,26 +579,44 @@ func Run(ctx context.Context, o Options, file string, out io.Writer) (*Report, e
 	rep := &Report{Time: time.Now().UTC(), Options: o, GoMaxProcs: runtimeCPUs(),
 		Description: "deliveries/s end to end (Kafka -> matcher -> dispatcher -> loopback receivers), ratio to a bare HTTP POST loop measured in the same run"}
 	fmt.Fprintln(out, "measuring the baseline ...")
-	base, err := Baseline(ctx, o, int(int64(o.Events/2)*int64(o.Subscriptions)))
+	// Each phase runs under a pprof label (phase=baseline|e2e|matcher|dispatcher), which every
+	// goroutine it starts inherits: `go tool pprof -tagfocus phase=e2e` shows one phase alone.
+	var base Phase
+	err := labelled(ctx, "baseline", func(ctx context.Context) (err error) {
+		base, err = Baseline(ctx, o, int(int64(o.Events/2)*int64(o.Subscriptions)))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
 	base.Ratio = 1
 	rep.Phases = append(rep.Phases, base)
 	fmt.Fprintln(out, "measuring herald end to end ...")
-	e2e, err := EndToEnd(ctx, o, base.PerSecond)
+	var e2e []Phase
+	err = labelled(ctx, "e2e", func(ctx context.Context) (err error) {
+		e2e, err = EndToEnd(ctx, o, base.PerSecond)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("end to end: %w", err)
 	}
 	rep.Phases = append(rep.Phases, e2e...)
 	fmt.Fprintln(out, "measuring the matcher alone ...")
-	m, err := MatcherAlone(ctx, o, base.PerSecond)
+	var m Phase
+	err = labelled(ctx, "matcher", func(ctx context.Context) (err error) {
+		m, err = MatcherAlone(ctx, o, base.PerSecond)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("matcher alone: %w", err)
 	}
 	rep.Phases = append(rep.Phases, m)
 	fmt.Fprintln(out, "measuring the dispatcher alone ...")
-	d, err := DispatcherAlone(ctx, o, base.PerSecond)
+	var d Phase
+	err = labelled(ctx, "dispatcher", func(ctx context.Context) (err error) {
+		d, err = DispatcherAlone(ctx, o, base.PerSecond)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("dispatcher alone: %w", err)
 	}
@@ -646,6 +669,11 @@ func ms(v float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+func labelled(ctx context.Context, phase string, f func(context.Context) error) (err error) {
+	pprof.Do(ctx, pprof.Labels("phase", phase), func(ctx context.Context) { err = f(ctx) })
+	return err
 }
 
 func runtimeCPUs() int { return runtime.GOMAXPROCS(0) }

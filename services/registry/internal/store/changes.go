@@ -65,6 +65,20 @@ func (s *Store) LastChange(ctx context.Context) (int64, error) {
 	return c.Seq, nil
 }
 
+// ChangeSeq returns the last configuration version handed out (0 before the first change):
+// one read of the sequence counter by _id, so polling it is cheap even where a range query on
+// the change log is a scan (FerretDB v1 pushes down only string _id equality).
+func (s *Store) ChangeSeq(ctx context.Context) (int64, error) {
+	var counter struct {
+		Seq int64 `bson:"seq"`
+	}
+	err := s.counters.FindOne(ctx, bson.D{{Key: "_id", Value: "changes"}}).Decode(&counter)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	return counter.Seq, err
+}
+
 // ChangesAfter returns up to limit changes with Seq > after, oldest first.
 func (s *Store) ChangesAfter(ctx context.Context, after int64, limit int) ([]Change, error) {
 	cur, err := s.changes.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}},
