@@ -13,6 +13,8 @@ type metrics struct {
 	dead       prometheus.Counter
 	inFlight   prometheus.GaugeFunc
 	circuits   prometheus.GaugeFunc
+
+	delivered prometheus.Counter // deliveries{outcome="delivered",error_type=""}: most attempts, looked up once
 }
 
 func newMetrics(reg prometheus.Registerer, inFlight, openCircuits func() float64) *metrics {
@@ -38,6 +40,7 @@ func newMetrics(reg prometheus.Registerer, inFlight, openCircuits func() float64
 		}, openCircuits),
 	}
 	reg.MustRegister(m.deliveries, m.latency, m.retries, m.dead, m.inFlight, m.circuits)
+	m.delivered = m.deliveries.WithLabelValues(outcomeLabel[deliveryv1.Outcome_OUTCOME_DELIVERED], "")
 	return m
 }
 
@@ -50,7 +53,11 @@ var outcomeLabel = map[deliveryv1.Outcome]string{
 }
 
 func (m *metrics) observe(a *deliveryv1.Attempt, d decision) {
-	m.deliveries.WithLabelValues(outcomeLabel[d.outcome], a.GetErrorType()).Inc()
+	if d.outcome == deliveryv1.Outcome_OUTCOME_DELIVERED && a.GetErrorType() == "" {
+		m.delivered.Inc()
+	} else {
+		m.deliveries.WithLabelValues(outcomeLabel[d.outcome], a.GetErrorType()).Inc()
+	}
 	if a.GetErrorType() != "skipped" {
 		m.latency.Observe(float64(a.GetLatencyMs()) / 1000)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/configwatch"
+	"github.com/heraldhq/herald/pkg/kafkabatch"
 	"github.com/heraldhq/herald/pkg/kafkaready"
 	"github.com/heraldhq/herald/pkg/secretbox"
 	"github.com/heraldhq/herald/pkg/serve"
@@ -82,8 +83,8 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		Transport:              transport,
 		Balancer:               &kafka.Hash{},
 		RequiredAcks:           kafka.RequireAll,
-		BatchSize:              cfg.MaxInFlight,
-		BatchBytes:             1 << 20, // Kafka's default message.max.bytes applies to a whole batch
+		BatchSize:              kafkabatch.ProduceBatchSize,
+		BatchBytes:             kafkabatch.MaxBatchBytes,
 		BatchTimeout:           time.Millisecond,
 		AllowAutoTopicCreation: true,
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/configwatch"
+	"github.com/heraldhq/herald/pkg/kafkabatch"
 	"github.com/heraldhq/herald/pkg/serve"
 	"github.com/heraldhq/herald/pkg/topics"
 	"github.com/heraldhq/herald/pkg/worker"
@@ -123,8 +124,8 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		Transport:              transport,
 		Balancer:               &kafka.Hash{},
 		RequiredAcks:           kafka.RequireAll,
-		BatchSize:              cfg.BatchSize * 4,
-		BatchBytes:             1 << 20, // Kafka's default message.max.bytes applies to a whole batch
+		BatchSize:              kafkabatch.ProduceBatchSize,
+		BatchBytes:             kafkabatch.MaxBatchBytes,
 		BatchTimeout:           2 * time.Millisecond,
 		AllowAutoTopicCreation: true,
 	}
