@@ -20,12 +20,14 @@ import (
 
 // Writer sizes for the services' kafka.Writers. A produce request carries at most MaxBatchBytes
 // (Kafka's default message.max.bytes applies to a whole batch) and at most ProduceBatchSize
-// messages: about what MaxBatchBytes holds of ~2 KiB jobs. kafka-go allocates room for
-// BatchSize messages for every partition batch it starts, so a larger count only costs memory
-// clearing (it was a third of the matcher's CPU at 2,000).
+// messages (a quarter of MaxBatchBytes of ~2 KiB jobs). kafka-go allocates room for BatchSize
+// messages (152 bytes each) for every partition batch it starts, however few messages it gets:
+// at 2,000 this was a third of the matcher's CPU, and at 512 the largest allocation in a
+// `make bench` run (18% of all bytes allocated) because a busy dispatcher starts many small
+// batches, one per partition per produce.
 const (
 	MaxBatchBytes    = 1 << 20
-	ProduceBatchSize = 512
+	ProduceBatchSize = 128
 )
 
 // Fetcher is the part of a kafka.Reader that batching needs.

@@ -365,10 +365,7 @@ func (e *engine) attempt(ctx context.Context, job *deliveryv1.Job, ordered bool)
 		return step{msgs: []kafka.Message{e.holdMessage(job, now)}}
 	}
 	body, contentType := payload(job, sub.options.GetPayload())
-	h := make(http.Header, 8)
-	h.Set("Content-Type", contentType)
-	sign(h, sub, job, body, now)
-	res := e.sendBounded(ctx, sub, h, body)
+	res := e.sendBounded(ctx, sub, signedHeaders(sub, job, contentType, body, now), body)
 	if ctx.Err() != nil && !res.delivered() {
 		return step{stop: true}
 	}

@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"bytes"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -93,20 +94,42 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// sign sets the Standard Webhooks headers (always), X-Hub-Signature-256 and the static
-// verification key (per subscription) and the event-name header.
-func sign(h http.Header, sub *subscription, job *deliveryv1.Job, body []byte, now time.Time) {
+// Canonical forms of the header names, computed once: http.Header.Set would canonicalize (and
+// allocate) the lower-case Standard Webhooks names on every request.
+var (
+	keyContentType = textproto.CanonicalMIMEHeaderKey("Content-Type")
+	keyID          = textproto.CanonicalMIMEHeaderKey(signature.HeaderID)
+	keyTimestamp   = textproto.CanonicalMIMEHeaderKey(signature.HeaderTimestamp)
+	keySignature   = textproto.CanonicalMIMEHeaderKey(signature.HeaderSignature)
+	keyHub         = textproto.CanonicalMIMEHeaderKey(signature.HeaderHub)
+	keyStaticKey   = textproto.CanonicalMIMEHeaderKey(HeaderVerificationKey)
+	keyEvent       = textproto.CanonicalMIMEHeaderKey(HeaderEvent)
+	keyUserAgent   = textproto.CanonicalMIMEHeaderKey("User-Agent")
+)
+
+// signedHeaders returns the request headers: the content type, the Standard Webhooks headers
+// (always), X-Hub-Signature-256 and the static verification key (per subscription), the event
+// name and the user agent. Every value shares one backing array.
+func signedHeaders(sub *subscription, job *deliveryv1.Job, contentType string, body []byte, now time.Time) http.Header {
 	signer, release := sub.signer(now)
 	defer release()
-	h.Set(signature.HeaderID, job.GetDeliveryId())
-	h.Set(signature.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	h.Set(signature.HeaderSignature, signer.StandardWebhooks(job.GetDeliveryId(), now, body))
+	h := make(http.Header, 8)
+	vals := make([]string, 0, 8)
+	set := func(k, v string) {
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	set(keyContentType, contentType)
+	set(keyID, job.GetDeliveryId())
+	set(keyTimestamp, strconv.FormatInt(now.Unix(), 10))
+	set(keySignature, signer.StandardWebhooks(job.GetDeliveryId(), now, body))
 	if sub.options.GetHubSignature() {
-		h.Set(signature.HeaderHub, signer.Hub(body))
+		set(keyHub, signer.Hub(body))
 	}
 	if k := sub.options.GetVerificationKey(); k != "" {
-		h.Set(HeaderVerificationKey, k)
+		set(keyStaticKey, k)
 	}
-	h.Set(HeaderEvent, job.GetEventName())
-	h.Set("User-Agent", userAgent)
+	set(keyEvent, job.GetEventName())
+	set(keyUserAgent, userAgent)
+	return h
 }

@@ -2,11 +2,13 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -25,7 +27,6 @@ import (
 	"github.com/heraldhq/herald/services/dispatcher"
 	"github.com/heraldhq/herald/services/matcher"
 	"github.com/heraldhq/herald/services/registry"
-	"github.com/heraldhq/herald/services/standalone/standin"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -38,7 +39,11 @@ type Options struct {
 	Concurrency   int     // baseline POST loop goroutines [128]
 	PacedFraction float64 // paced run's rate as a fraction of the saturated throughput [0.5]
 	PacedSeconds  float64 // length of the paced run [5]
+	Only          string  // run the baseline and this phase alone: e2e, matcher or dispatcher [all]
+	Rounds        int     // saturated end-to-end rounds, each after its own baseline [3]
+	InProcess     bool    // run the broker and the store in this process, not a child process [false]
 	Log           *slog.Logger
+	Progress      io.Writer `json:"-"` // round-by-round figures [discarded]
 }
 
 func (o *Options) defaults() {
@@ -52,6 +57,7 @@ func (o *Options) defaults() {
 	def(&o.Receivers, 10)
 	def(&o.BodyBytes, 1024)
 	def(&o.Concurrency, 128)
+	def(&o.Rounds, 3)
 	if o.PacedFraction <= 0 {
 		o.PacedFraction = 0.5
 	}
@@ -60,6 +66,9 @@ func (o *Options) defaults() {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
 	}
 }
 
@@ -75,6 +84,9 @@ type Phase struct {
 	MaxMs      float64 `json:"max_ms,omitempty"`
 	CPUus      float64 `json:"cpu_us_per_item"`
 	Duplicates int64   `json:"duplicates,omitempty"`
+	// RoundRatios are the ratios of every saturated round, each to its own baseline; the phase
+	// reports the median round.
+	RoundRatios []float64 `json:"round_ratios,omitempty"`
 }
 
 // Report is a whole run.
@@ -218,7 +230,7 @@ func Baseline(ctx context.Context, o Options, total int) (Phase, error) {
 
 // stack is Herald running in this process on in-memory stand-ins.
 type stack struct {
-	servers  *standin.Servers
+	servers  *servers
 	reg      *registry.Service
 	match    *matcher.Service
 	disp     *dispatcher.Service
@@ -236,7 +248,7 @@ const token = "bench-admin-token-0123456789"
 
 func startStack(ctx context.Context, o Options, withMatcher, withDispatcher bool) (*stack, error) {
 	all := append(append(topics.Names{}.InputTopics(), topics.Invalid), dispatcher.Topics(dispatcher.DefaultConfig())...)
-	servers, err := standin.Start(standin.Options{Topics: all, Logger: o.Log})
+	servers, err := startServers(o, all)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +323,7 @@ func (s *stack) close() {
 	for _, r := range s.recv {
 		_ = r.srv.Close()
 	}
-	s.servers.Close()
+	s.servers.close()
 }
 
 func (s *stack) api(method, path, key string, body any) (map[string]any, error) {
@@ -431,7 +443,8 @@ func (s *stack) warmUp(ctx context.Context, o Options) error {
 	return nil
 }
 
-// EndToEnd runs the saturated phase and then the paced phase on one stack.
+// EndToEnd runs the saturated phase (o.Rounds times, each right after a baseline of its own)
+// and then the paced phase, on one stack.
 func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error) {
 	o.defaults()
 	s, err := startStack(ctx, o, true, true)
@@ -449,26 +462,30 @@ func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error)
 		return nil, err
 	}
 
-	// Saturated: everything at once.
+	// Saturated: everything at once, in rounds; each round's rate is set against a baseline
+	// measured just before it, so a machine that speeds up or slows down during the run moves
+	// both. The round with the median ratio is reported.
 	want := int64(o.Events/2) * int64(o.Subscriptions)
-	msgs := make([]kafka.Message, o.Events)
-	cpu0, start := cpuTime(), time.Now()
-	for i := range msgs {
-		msgs[i] = event(o, i, i%2 == 0)
+	var rounds []Phase
+	for r := range o.Rounds {
+		b, err := Baseline(ctx, o, int(want))
+		if err != nil {
+			return nil, fmt.Errorf("baseline of round %d: %w", r+1, err)
+		}
+		s.reset()
+		sat, err := s.saturated(ctx, o, want, r)
+		if err != nil {
+			return nil, err
+		}
+		sat.Ratio = sat.PerSecond / b.PerSecond
+		rounds = append(rounds, sat)
+		fmt.Fprintf(o.Progress, "  round %d: baseline %.0f/s, herald %.0f/s, ratio %.3f\n", r+1, b.PerSecond, sat.PerSecond, sat.Ratio)
 	}
-	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
-		return nil, err
+	slices.SortFunc(rounds, func(a, b Phase) int { return cmp.Compare(a.Ratio, b.Ratio) })
+	sat := rounds[len(rounds)/2]
+	for _, r := range rounds {
+		sat.RoundRatios = append(sat.RoundRatios, math.Round(r.Ratio*1000)/1000)
 	}
-	if err := waitFor(ctx, 10*time.Minute, func() bool { return s.count() >= want }); err != nil {
-		n, _, _, _ := s.received()
-		return nil, fmt.Errorf("saturated run: %d of %d deliveries: %w", n, want, err)
-	}
-	n, dups, lat, last := s.received()
-	el := last.Sub(start)
-	sat := Phase{Name: "herald end to end, saturated", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
-		P50ms: percentile(lat, 0.5), P99ms: percentile(lat, 0.99), MaxMs: percentile(lat, 1), Duplicates: dups,
-		CPUus: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}
-	sat.Ratio = sat.PerSecond / baseline
 
 	// Paced: events at a steady rate giving PacedFraction of the saturated delivery rate.
 	s.reset()
@@ -476,7 +493,7 @@ func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error)
 	eventsPerSec := sat.PerSecond * o.PacedFraction / deliveriesPerEvent
 	total := int(eventsPerSec * o.PacedSeconds)
 	interval := time.Duration(float64(time.Second) / eventsPerSec)
-	cpu0, start = cpuTime(), time.Now()
+	cpu0, start := cpuTime(), time.Now()
 	for i := range total {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
@@ -489,13 +506,35 @@ func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error)
 	if err := waitFor(ctx, 5*time.Minute, func() bool { return s.count() >= want }); err != nil {
 		return nil, fmt.Errorf("paced run: %w", err)
 	}
-	n, dups, lat, last = s.received()
-	el = last.Sub(start)
+	n, dups, lat, last := s.received()
+	el := last.Sub(start)
 	paced := Phase{Name: fmt.Sprintf("herald end to end, paced at %.0f%% of saturation", o.PacedFraction*100), Count: n, Seconds: el.Seconds(),
 		PerSecond: float64(n) / el.Seconds(), P50ms: percentile(lat, 0.5), P99ms: percentile(lat, 0.99), MaxMs: percentile(lat, 1),
 		Duplicates: dups, CPUus: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}
-	paced.Ratio = paced.PerSecond / baseline
+	paced.Ratio = paced.PerSecond / baseline // the rate asked of it, so a fraction of saturation
 	return []Phase{sat, paced}, nil
+}
+
+// saturated produces o.Events events at once (round r numbers them apart from earlier rounds)
+// and measures until every delivery has arrived.
+func (s *stack) saturated(ctx context.Context, o Options, want int64, r int) (Phase, error) {
+	msgs := make([]kafka.Message, o.Events)
+	for i := range msgs {
+		msgs[i] = event(o, r*o.Events+i, i%2 == 0)
+	}
+	cpu0, start := cpuTime(), time.Now()
+	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
+		return Phase{}, err
+	}
+	if err := waitFor(ctx, 10*time.Minute, func() bool { return s.count() >= want }); err != nil {
+		n, _, _, _ := s.received()
+		return Phase{}, fmt.Errorf("saturated run: %d of %d deliveries: %w", n, want, err)
+	}
+	n, dups, lat, last := s.received()
+	el := last.Sub(start)
+	return Phase{Name: "herald end to end, saturated", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
+		P50ms: percentile(lat, 0.5), P99ms: percentile(lat, 0.99), MaxMs: percentile(lat, 1), Duplicates: dups,
+		CPUus: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}, nil
 }
 
 // MatcherAlone measures events through the matcher: decoded, filtered, jobs produced, committed.
@@ -575,6 +614,9 @@ func DispatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, e
 // Run runs every phase, prints the table to out, and writes the report as JSON to file
 // (comparing with the report already there, if any).
 func Run(ctx context.Context, o Options, file string, out io.Writer) (*Report, error) {
+	if o.Progress == nil {
+		o.Progress = out
+	}
 	o.defaults()
 	rep := &Report{Time: time.Now().UTC(), Options: o, GoMaxProcs: runtimeCPUs(),
 		Description: "deliveries/s end to end (Kafka -> matcher -> dispatcher -> loopback receivers), ratio to a bare HTTP POST loop measured in the same run"}
@@ -591,36 +633,35 @@ func Run(ctx context.Context, o Options, file string, out io.Writer) (*Report, e
 	}
 	base.Ratio = 1
 	rep.Phases = append(rep.Phases, base)
-	fmt.Fprintln(out, "measuring herald end to end ...")
-	var e2e []Phase
-	err = labelled(ctx, "e2e", func(ctx context.Context) (err error) {
-		e2e, err = EndToEnd(ctx, o, base.PerSecond)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("end to end: %w", err)
+	phases := []struct {
+		label, what string
+		run         func(context.Context) ([]Phase, error)
+	}{
+		{"e2e", "herald end to end", func(ctx context.Context) ([]Phase, error) { return EndToEnd(ctx, o, base.PerSecond) }},
+		{"matcher", "the matcher alone", func(ctx context.Context) ([]Phase, error) {
+			p, err := MatcherAlone(ctx, o, base.PerSecond)
+			return []Phase{p}, err
+		}},
+		{"dispatcher", "the dispatcher alone", func(ctx context.Context) ([]Phase, error) {
+			p, err := DispatcherAlone(ctx, o, base.PerSecond)
+			return []Phase{p}, err
+		}},
 	}
-	rep.Phases = append(rep.Phases, e2e...)
-	fmt.Fprintln(out, "measuring the matcher alone ...")
-	var m Phase
-	err = labelled(ctx, "matcher", func(ctx context.Context) (err error) {
-		m, err = MatcherAlone(ctx, o, base.PerSecond)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("matcher alone: %w", err)
+	for _, ph := range phases {
+		if o.Only != "" && o.Only != ph.label {
+			continue
+		}
+		fmt.Fprintf(out, "measuring %s ...\n", ph.what)
+		var got []Phase
+		err = labelled(ctx, ph.label, func(ctx context.Context) (err error) {
+			got, err = ph.run(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ph.what, err)
+		}
+		rep.Phases = append(rep.Phases, got...)
 	}
-	rep.Phases = append(rep.Phases, m)
-	fmt.Fprintln(out, "measuring the dispatcher alone ...")
-	var d Phase
-	err = labelled(ctx, "dispatcher", func(ctx context.Context) (err error) {
-		d, err = DispatcherAlone(ctx, o, base.PerSecond)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dispatcher alone: %w", err)
-	}
-	rep.Phases = append(rep.Phases, d)
 	rep.PeakRSSMiB = peakRSSMiB()
 
 	var prev *Report
@@ -631,6 +672,10 @@ func Run(ctx context.Context, o Options, file string, out io.Writer) (*Report, e
 		}
 	}
 	printTable(out, rep, prev)
+	if o.Only != "" {
+		fmt.Fprintf(out, "\none phase only: not written to %s\n", file)
+		return rep, nil
+	}
 	if file != "" {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
@@ -658,6 +703,9 @@ func printTable(out io.Writer, rep *Report, prev *Report) {
 		}
 		if p.Duplicates > 0 {
 			fmt.Fprintf(out, "  (%d duplicates)", p.Duplicates)
+		}
+		if len(p.RoundRatios) > 1 {
+			fmt.Fprintf(out, "  (median of rounds %v, each against its own baseline)", p.RoundRatios)
 		}
 		fmt.Fprintln(out)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"strconv"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -46,6 +47,9 @@ type Servers struct {
 	done    chan struct{}
 	tempDir string
 }
+
+// segmentBytes is the stand-in broker's log segment size.
+const segmentBytes = 8 << 20
 
 // Start starts both servers and returns once they accept connections.
 func Start(opts Options) (*Servers, error) {
@@ -85,6 +89,12 @@ func Start(opts Options) (*Servers, error) {
 		kfake.AllowAutoTopicCreation(),
 		// kafka-go clients in tests and the standalone run use short sessions for fast rebalances.
 		kfake.GroupMinSessionTimeout(time.Second),
+		// kfake keeps a segment in one growing buffer (in memory without DataDir) and grows it
+		// by copying, while it holds the cluster's lock: at its default of 100 MiB a busy
+		// partition stalled every client for tens of milliseconds per grow (p99 latency rose
+		// from ~25 ms to ~200 ms as the benchmark's topics filled). Small segments keep each
+		// grow short, as appending to a file is on a real broker.
+		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}),
 	}
 	if len(opts.Topics) > 0 {
 		kafkaOpts = append(kafkaOpts, kfake.SeedTopics(int32(opts.Partitions), opts.Topics...))
