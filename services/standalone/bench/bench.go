@@ -164,6 +164,11 @@ func (rc *receiver) reset() {
 	rc.dups.Store(0)
 }
 
+// cpuTime is the CPU time this stack has used: this process's, and the stand-ins' when they
+// run in a child process.
+func (s *stack) cpuTime() time.Duration { return cpuTime() + s.servers.cpu() }
+
+// cpuTime is the CPU time this process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -493,7 +498,7 @@ func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error)
 	eventsPerSec := sat.PerSecond * o.PacedFraction / deliveriesPerEvent
 	total := int(eventsPerSec * o.PacedSeconds)
 	interval := time.Duration(float64(time.Second) / eventsPerSec)
-	cpu0, start := cpuTime(), time.Now()
+	cpu0, start := s.cpuTime(), time.Now()
 	for i := range total {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
@@ -510,7 +515,7 @@ func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error)
 	el := last.Sub(start)
 	paced := Phase{Name: fmt.Sprintf("herald end to end, paced at %.0f%% of saturation", o.PacedFraction*100), Count: n, Seconds: el.Seconds(),
 		PerSecond: float64(n) / el.Seconds(), P50ms: percentile(lat, 0.5), P99ms: percentile(lat, 0.99), MaxMs: percentile(lat, 1),
-		Duplicates: dups, CPUus: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}
+		Duplicates: dups, CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / float64(n)}
 	paced.Ratio = paced.PerSecond / baseline // the rate asked of it, so a fraction of saturation
 	return []Phase{sat, paced}, nil
 }
@@ -522,7 +527,7 @@ func (s *stack) saturated(ctx context.Context, o Options, want int64, r int) (Ph
 	for i := range msgs {
 		msgs[i] = event(o, r*o.Events+i, i%2 == 0)
 	}
-	cpu0, start := cpuTime(), time.Now()
+	cpu0, start := s.cpuTime(), time.Now()
 	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
 		return Phase{}, err
 	}
@@ -534,7 +539,7 @@ func (s *stack) saturated(ctx context.Context, o Options, want int64, r int) (Ph
 	el := last.Sub(start)
 	return Phase{Name: "herald end to end, saturated", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
 		P50ms: percentile(lat, 0.5), P99ms: percentile(lat, 0.99), MaxMs: percentile(lat, 1), Duplicates: dups,
-		CPUus: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}, nil
+		CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / float64(n)}, nil
 }
 
 // MatcherAlone measures events through the matcher: decoded, filtered, jobs produced, committed.
@@ -555,7 +560,7 @@ func MatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, erro
 	for i := range msgs {
 		msgs[i] = event(o, i, i%2 == 0)
 	}
-	cpu0, start := cpuTime(), time.Now()
+	cpu0, start := s.cpuTime(), time.Now()
 	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
 		return Phase{}, err
 	}
@@ -565,7 +570,7 @@ func MatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, erro
 	el := time.Since(start)
 	jobs := float64(o.Events/2) * float64(o.Subscriptions)
 	p := Phase{Name: "matcher alone (jobs produced)", Count: int64(jobs), Seconds: el.Seconds(), PerSecond: jobs / el.Seconds(),
-		CPUus: float64((cpuTime() - cpu0).Microseconds()) / jobs}
+		CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / jobs}
 	p.Ratio = p.PerSecond / baseline
 	return p, nil
 }
@@ -596,7 +601,7 @@ func DispatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, e
 		return Phase{}, err
 	}
 	want := int64(o.Events/2) * int64(o.Subscriptions)
-	cpu0, start := cpuTime(), time.Now()
+	cpu0, start := s.cpuTime(), time.Now()
 	if err := s.startDispatcher(o); err != nil {
 		return Phase{}, err
 	}
@@ -606,7 +611,7 @@ func DispatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, e
 	n, dups, _, last := s.received()
 	el := last.Sub(start)
 	p := Phase{Name: "dispatcher alone (from a full herald.deliveries)", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
-		Duplicates: dups, CPUus: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}
+		Duplicates: dups, CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / float64(n)}
 	p.Ratio = p.PerSecond / baseline
 	return p, nil
 }
@@ -619,7 +624,8 @@ func Run(ctx context.Context, o Options, file string, out io.Writer) (*Report, e
 	}
 	o.defaults()
 	rep := &Report{Time: time.Now().UTC(), Options: o, GoMaxProcs: runtimeCPUs(),
-		Description: "deliveries/s end to end (Kafka -> matcher -> dispatcher -> loopback receivers), ratio to a bare HTTP POST loop measured in the same run"}
+		Description: "deliveries/s end to end (Kafka -> matcher -> dispatcher -> loopback receivers), ratio to a bare HTTP POST loop measured in the same run; " +
+			"CPU per item counts this process and the stand-ins' child process"}
 	fmt.Fprintln(out, "measuring the baseline ...")
 	// Each phase runs under a pprof label (phase=baseline|e2e|matcher|dispatcher), which every
 	// goroutine it starts inherits: `go tool pprof -tagfocus phase=e2e` shows one phase alone.
@@ -709,7 +715,11 @@ func printTable(out io.Writer, rep *Report, prev *Report) {
 		}
 		fmt.Fprintln(out)
 	}
-	fmt.Fprintf(out, "peak RSS of the whole process (kfake, FerretDB, services, receivers): %.0f MiB on %d CPUs\n", rep.PeakRSSMiB, rep.GoMaxProcs)
+	where := "the Herald process (services, receivers, baseline loop; kfake and FerretDB ran in a child process)"
+	if rep.Options.InProcess {
+		where = "the whole process (kfake, FerretDB, services, receivers)"
+	}
+	fmt.Fprintf(out, "peak RSS of %s: %.0f MiB on %d CPUs\n", where, rep.PeakRSSMiB, rep.GoMaxProcs)
 }
 
 func ms(v float64) string {

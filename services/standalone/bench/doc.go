@@ -5,6 +5,11 @@
 // the machine and its neighbours. The phases are: the baseline; Herald saturated (events
 // produced as fast as Kafka takes them → matcher → dispatcher → loopback receivers) for
 // throughput; Herald paced at a fraction of that throughput for latency below saturation;
-// the matcher alone; the dispatcher alone. All servers (kfake, FerretDB, the services, the
-// receivers) run in this one process, so peak RSS and CPU per delivery cover all of them.
+// the matcher alone; the dispatcher alone. The saturated phase runs in rounds, each right after
+// a baseline of its own, and reports the median ratio: the machine's speed drifts during a run.
+//
+// The services and the receivers run in this process; the broker (kfake) and the store
+// (FerretDB) run in a child process, herald-bench itself started with a hidden first argument
+// (see ServeStandinsIfChild), so that their heap and collector are their own, as a real broker's
+// would be. CPU per delivery counts both processes; peak RSS is this process's.
 package bench

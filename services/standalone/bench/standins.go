@@ -2,13 +2,16 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/services/standalone/standin"
 )
@@ -21,6 +24,28 @@ type servers struct {
 	KafkaBrokers []string
 	MongoURI     string
 	close        func()
+	pid          int // the child process serving them; 0 in this process
+}
+
+// cpu is the CPU time of the child process serving the stand-ins (0 in process: counted with
+// this process's).
+func (s *servers) cpu() time.Duration {
+	if s.pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.pid))
+	if err != nil {
+		return 0
+	}
+	// After the command name in parentheses: state, then fields 4.. of proc(5); utime and
+	// stime are fields 14 and 15, in clock ticks of 1/100 s on Linux.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // startServers starts the broker and the store with topics created. In their own process
@@ -54,7 +79,7 @@ func startServers(o Options, topics []string) (*servers, error) {
 		return nil, err
 	}
 	stop := func() { _ = stdin.Close(); _ = cmd.Wait() }
-	s := &servers{close: stop}
+	s := &servers{close: stop, pid: cmd.Process.Pid}
 	lines := bufio.NewScanner(stdout)
 	for (s.MongoURI == "" || s.KafkaBrokers == nil) && lines.Scan() {
 		k, v, _ := strings.Cut(lines.Text(), "=")
