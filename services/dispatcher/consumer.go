@@ -214,6 +214,11 @@ func (c *consumer) deliverOrdered(ctx context.Context, msg kafka.Message, job *d
 			continue
 		}
 		if c.e.rec.write(st.msgs) != nil {
+			if ctx.Err() == nil {
+				// It can never be written (too large): it stays uncommitted, as the partition's
+				// commit point does, but the jobs behind it are not held back for it.
+				c.e.orderDone(job, done)
+			}
 			return
 		}
 		c.e.settled(st)

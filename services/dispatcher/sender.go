@@ -69,9 +69,13 @@ func (s *sender) send(ctx context.Context, target *url.URL, header http.Header, 
 	req := (&http.Request{
 		Method: http.MethodPost, URL: target, Host: target.Host, Header: header,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)),
-		GetBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
+		Body: http.NoBody, ContentLength: int64(len(body)),
+		GetBody: func() (io.ReadCloser, error) { return http.NoBody, nil },
 	}).WithContext(ctx)
+	if len(body) > 0 { // as http.NewRequest does: an empty body goes as Content-Length: 0
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
 	start := time.Now()
 	resp, err := s.rt.RoundTrip(req)
 	if err != nil {

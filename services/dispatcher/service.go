@@ -193,8 +193,16 @@ func (s *Service) Run(ctx context.Context) error {
 	workers := []worker.Worker{s.watcher,
 		serve.HTTP("http", s.httpSrv, s.httpLn, s.cfg.ShutdownTimeout),
 		serve.GRPC("grpc", s.grpcSrv, s.grpcLn, s.health, s.cfg.ShutdownTimeout)}
+	// The workers and the recorder outlive the consumers, which wait for every outcome they
+	// submitted; the recorder's writes may take the same grace period as the deliveries, counted
+	// from when the consumers are told to stop (ctx ending, or another worker failing).
+	recBase, stopRecording := context.WithCancel(ctx)
+	defer stopRecording()
+	rctx, finished := worker.Finishing(recBase, s.engine.grace)
+	defer finished()
 	for _, c := range s.consumers {
 		workers = append(workers, worker.Func(c.Name(), func(ctx context.Context) error {
+			context.AfterFunc(ctx, stopRecording)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -203,12 +211,8 @@ func (s *Service) Run(ctx context.Context) error {
 			return c.Run(ctx)
 		}))
 	}
-	// The workers and the recorder outlive the consumers, which wait for every outcome they
-	// submitted; the recorder's writes may take the same grace period as the deliveries.
 	s.engine.pool.start()
 	defer s.engine.pool.stop()
-	rctx, finished := worker.Finishing(ctx, s.engine.grace)
-	defer finished()
 	recorded := make(chan struct{})
 	go func() { defer close(recorded); s.engine.rec.run(rctx) }()
 	err := worker.Run(ctx, workers...)
