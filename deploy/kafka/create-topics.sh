@@ -10,7 +10,7 @@
 #   HERALD_RETRY_TIERS   the dispatcher's retry tiers, one topic each         (default: 0s,10s,1m,5m,15m,1h)
 #                        written as the dispatcher names them: 0s, 10s, 1m, 5m, 15m, 1h, 2h…
 #   REPLICATION_FACTOR   (default 3)        INPUT_TOPICS=1 also creates participant, entity, container
-#   PARTITIONS           deliveries, retry tiers, attempts and input topics   (default 12)
+#   PARTITIONS           deliveries, retry tiers, attempts, payloads, inputs  (default 12)
 #   SMALL_PARTITIONS     herald.invalid, herald.dead and herald.replays       (default 3)
 #   COMMAND_CONFIG       a client .properties file (TLS, SASL) for kafka-topics.sh
 #   KAFKA_TOPICS         the kafka-topics.sh to run                           (default: on PATH, else /opt/kafka/bin)
@@ -42,6 +42,7 @@ for tier in $(echo "$tiers" | tr ',' ' '); do
   create "herald.retry.$tier" "$parts" $((7 * day))
 done
 create herald.attempts "$parts" $((7 * day))
+create herald.payloads "$parts" $((7 * day))
 create herald.invalid "$small" $((14 * day))
 create herald.dead "$small" $((30 * day))
 create herald.replays "$small" $((7 * day))

@@ -1,5 +1,7 @@
 package topics
 
+import "strconv"
+
 // Logical input topics: what publishers write and what the API calls a topic.
 var Inputs = []string{"participant", "entity", "container"}
 
@@ -9,6 +11,9 @@ const (
 	Invalid    = "herald.invalid"
 	Attempts   = "herald.attempts"
 	Dead       = "herald.dead"
+	// Payloads carries the body of each input message that matched, once, from the matchers to
+	// the registry (key = topic/partition/offset).
+	Payloads = "herald.payloads"
 	// Replays carries replay requests from the registry to the matchers (key = replay id).
 	Replays = "herald.replays"
 	// RetryPrefix starts the retry tier topics: herald.retry.1m, herald.retry.5m, …
@@ -38,4 +43,10 @@ func (n Names) Logical(kafkaTopic string) (string, bool) {
 		return "", false
 	}
 	return kafkaTopic[len(n.Prefix):], true
+}
+
+// PayloadKey names an input message on herald.payloads and in the registry's delivery log:
+// "<logical topic>/<partition>/<offset>".
+func PayloadKey(topic string, partition int32, offset int64) string {
+	return topic + "/" + strconv.FormatInt(int64(partition), 10) + "/" + strconv.FormatInt(offset, 10)
 }

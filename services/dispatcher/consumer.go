@@ -409,7 +409,12 @@ func (e *engine) outcome(job *deliveryv1.Job, res result, d decision, at time.Ti
 	if d.outcome == deliveryv1.Outcome_OUTCOME_RETRYING {
 		att.NextAttemptTime = timestamppb.New(d.next)
 	}
-	value, _ := proto.Marshal(att) // once: it carries the job, body included
+	// The body stays out of the attempt record: the matcher recorded it once for all of the
+	// input's deliveries on herald.payloads. job belongs to this delivery alone.
+	body := job.Body
+	job.Body = nil
+	value, _ := proto.Marshal(att)
+	job.Body = body
 	st := step{att: att, d: d, msgs: []kafka.Message{{Topic: e.names.Topic(topics.Attempts), Key: []byte(job.GetDeliveryId()), Value: value}}}
 	switch d.outcome {
 	case deliveryv1.Outcome_OUTCOME_RETRYING:

@@ -97,9 +97,12 @@ func (c *consumer) match(idx *Index, msg kafka.Message, now time.Time) []kafka.M
 	res := c.rules.Match(idx, inputOf(logical, msg), now)
 	c.m.matched.Add(float64(res.Matched))
 	c.m.filtered.Add(float64(res.Filtered))
-	out := make([]kafka.Message, 0, len(res.Jobs)+1)
+	out := make([]kafka.Message, 0, len(res.Jobs)+2)
 	for _, job := range res.Jobs {
 		out = append(out, c.jobMessage(job))
+	}
+	if len(res.Jobs) > 0 {
+		out = append(out, c.payloadMessage(res.Jobs[0]))
 	}
 	if res.Invalid != "" {
 		c.m.invalid.Inc()
@@ -141,6 +144,20 @@ func (c *consumer) jobMessage(job *deliveryv1.Job) kafka.Message {
 		Key:     []byte(job.GetSubscriptionId()),
 		Value:   value,
 		Headers: []kafka.Header{{Key: HeaderDeliveryID, Value: []byte(job.GetDeliveryId())}},
+	}
+}
+
+// payloadMessage records the body of the input that job was made from, once for all of its
+// jobs, on herald.payloads: attempt records then go without it.
+func (c *consumer) payloadMessage(job *deliveryv1.Job) kafka.Message {
+	value, _ := proto.Marshal(&deliveryv1.Payload{
+		Topic: job.GetTopic(), Partition: job.GetPartition(), Offset: job.GetOffset(),
+		Body: job.GetBody(), MatchTime: job.GetMatchTime(),
+	})
+	return kafka.Message{
+		Topic: c.names.Topic(topics.Payloads),
+		Key:   []byte(topics.PayloadKey(job.GetTopic(), job.GetPartition(), job.GetOffset())),
+		Value: value,
 	}
 }
 

@@ -62,7 +62,7 @@ func newWorld(t *testing.T) *world {
 	})
 	var all []string
 	all = append(all, w.names.InputTopics()...)
-	all = append(all, w.names.Topic(topics.Deliveries), w.names.Topic(topics.Invalid), w.names.Topic(topics.Replays), w.names.Topic(topics.Attempts))
+	all = append(all, w.names.Topic(topics.Deliveries), w.names.Topic(topics.Invalid), w.names.Topic(topics.Replays), w.names.Topic(topics.Attempts), w.names.Topic(topics.Payloads))
 	testenv.CreateTopics(t, w.brokers, 6, all...)
 	return w
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/heraldhq/herald/pkg/topics"
 	registryv1 "github.com/heraldhq/herald/proto/herald/registry/v1"
 	"github.com/segmentio/kafka-go"
 	"google.golang.org/grpc/metadata"
@@ -104,7 +105,11 @@ func (p *replayer) replay(ctx context.Context, rp *registryv1.Replay) error {
 		if err := p.c.produce(ctx, pending); err != nil {
 			return err
 		}
-		jobs += int64(len(pending))
+		for _, m := range pending {
+			if m.Topic == p.c.names.Topic(topics.Deliveries) {
+				jobs++
+			}
+		}
 		pending = pending[:0]
 		return nil
 	}
@@ -132,7 +137,8 @@ func (p *replayer) replay(ctx context.Context, rp *registryv1.Replay) error {
 						continue // other subscriptions were served live
 					}
 					job.Replay = true
-					pending = append(pending, p.c.jobMessage(job))
+					// Its payload again (the registry keeps the first): it may have expired.
+					pending = append(pending, p.c.jobMessage(job), p.c.payloadMessage(job))
 				}
 				if len(pending) >= replayFlushJobs {
 					if err := flush(); err != nil {

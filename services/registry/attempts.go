@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/kafkabatch"
+	"github.com/heraldhq/herald/pkg/topics"
 	deliveryv1 "github.com/heraldhq/herald/proto/herald/delivery/v1"
 	"github.com/heraldhq/herald/services/registry/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,9 +78,34 @@ func decodeAttempt(msg kafka.Message) (store.Recorded, error) {
 			AppID: job.GetAppId(), EventID: job.GetEventId(), EventName: job.GetEventName(),
 			EventType: job.GetEventType(), Topic: job.GetTopic(), Partition: job.GetPartition(),
 			Offset: job.GetOffset(), EventTime: tsOrZero(job.GetEventTime()), ResourceURL: job.GetResourceUrl(),
-			Body: job.GetBody(), Replay: job.GetReplay(), CreateTime: tsOrZero(job.GetMatchTime()),
+			Body: job.GetBody(), PayloadKey: payloadKey(job), Replay: job.GetReplay(), CreateTime: tsOrZero(job.GetMatchTime()),
 		},
 	}, nil
+}
+
+// payloadKey names the input a job was made from in the payloads collection; "" without one.
+func payloadKey(job *deliveryv1.Job) string {
+	if job.GetTopic() == "" {
+		return ""
+	}
+	return topics.PayloadKey(job.GetTopic(), job.GetPartition(), job.GetOffset())
+}
+
+// decodePayload turns a herald.payloads message into what the store keeps.
+func decodePayload(msg kafka.Message) (store.Payload, error) {
+	var p deliveryv1.Payload
+	if err := proto.Unmarshal(msg.Value, &p); err != nil {
+		return store.Payload{}, fmt.Errorf("not a herald.delivery.v1.Payload: %w", err)
+	}
+	if p.GetTopic() == "" {
+		return store.Payload{}, errors.New("topic is empty")
+	}
+	at := tsOrZero(p.GetMatchTime())
+	if at.IsZero() {
+		at = msg.Time
+	}
+	return store.Payload{Key: topics.PayloadKey(p.GetTopic(), p.GetPartition(), p.GetOffset()), Topic: p.GetTopic(),
+		Partition: p.GetPartition(), Offset: p.GetOffset(), Body: p.GetBody(), MatchTime: at}, nil
 }
 
 // attemptReader is the part of kafka.Reader the ingester uses.
@@ -118,18 +144,32 @@ func (in *ingester) Run(ctx context.Context) error {
 func (in *ingester) handle(ctx context.Context, batch []kafka.Message) error {
 	start := time.Now()
 	recs := make([]store.Recorded, 0, len(batch))
+	var payloads []store.Payload
+	payloadTopic := in.api.names.Topic(topics.Payloads)
 	for _, msg := range batch {
-		r, err := decodeAttempt(msg)
+		var err error
+		if msg.Topic == payloadTopic {
+			var p store.Payload
+			if p, err = decodePayload(msg); err == nil {
+				payloads = append(payloads, p)
+			}
+		} else {
+			var r store.Recorded
+			if r, err = decodeAttempt(msg); err == nil {
+				recs = append(recs, r)
+			}
+		}
 		if err != nil {
 			in.m.invalid.Inc()
-			in.log.Warn("registry: skipped an attempt that cannot be recorded", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
-			continue
+			in.log.Warn("registry: skipped a message that cannot be recorded", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
 		}
-		recs = append(recs, r)
 	}
 	backoff := 100 * time.Millisecond
 	for {
-		err := in.record(ctx, recs)
+		err := in.api.store.RecordPayloads(ctx, payloads)
+		if err == nil {
+			err = in.record(ctx, recs)
+		}
 		if err == nil {
 			break
 		}
@@ -151,6 +191,7 @@ func (in *ingester) handle(ctx context.Context, batch []kafka.Message) error {
 		in.log.Warn("registry: committing attempt offsets failed; the batch will be read again", "err", err, "messages", len(batch))
 	}
 	in.m.recorded.Add(float64(len(recs)))
+	in.m.payloads.Add(float64(len(payloads)))
 	in.m.batchSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
@@ -254,6 +295,7 @@ func (s *sweeper) Run(ctx context.Context) error {
 
 type ingestMetrics struct {
 	recorded     prometheus.Counter
+	payloads     prometheus.Counter
 	invalid      prometheus.Counter
 	writeErrors  prometheus.Counter
 	disabled     prometheus.Counter
@@ -266,8 +308,11 @@ func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
 		recorded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_registry_attempts_recorded_total", Help: "Delivery attempts read from herald.attempts and recorded.",
 		}),
+		payloads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_registry_payloads_recorded_total", Help: "Event bodies read from herald.payloads and recorded (once for all of an event's deliveries).",
+		}),
 		invalid: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "herald_registry_attempts_invalid_total", Help: "Messages on herald.attempts that could not be decoded or recorded, and were skipped.",
+			Name: "herald_registry_attempts_invalid_total", Help: "Messages on herald.attempts or herald.payloads that could not be decoded or recorded, and were skipped.",
 		}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_registry_attempts_write_errors_total", Help: "Failed tries to record a batch of attempts (each is retried).",
@@ -283,6 +328,6 @@ func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
 			Buckets: prometheus.DefBuckets,
 		}),
 	}
-	reg.MustRegister(m.recorded, m.invalid, m.writeErrors, m.disabled, m.swept, m.batchSeconds)
+	reg.MustRegister(m.recorded, m.payloads, m.invalid, m.writeErrors, m.disabled, m.swept, m.batchSeconds)
 	return m
 }

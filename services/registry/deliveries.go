@@ -86,6 +86,9 @@ func (a *API) GetDelivery(ctx context.Context, req *registryv1.GetDeliveryReques
 	if err != nil {
 		return nil, err
 	}
+	if err := a.fillBody(ctx, d); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
 	pb := deliveryPB(d)
 	pb.Body = strings.ToValidUTF8(string(d.Body), "\uFFFD")
 	pb.Attempts = make([]*registryv1.DeliveryAttempt, len(atts))
@@ -119,6 +122,11 @@ func (a *API) Redeliver(ctx context.Context, req *registryv1.RedeliverRequest) (
 	if d.Topic == "" {
 		return nil, conflict("id", "delivery %s was recorded without its event, so it cannot be sent again", d.ID)
 	}
+	if err := a.fillBody(ctx, d); errors.Is(err, store.ErrNotFound) {
+		return nil, conflict("id", "the body of delivery %s is not recorded (it expired, or the matcher's payload record has not been read yet), so it cannot be sent again", d.ID)
+	} else if err != nil {
+		return nil, err
+	}
 	value, err := proto.Marshal(jobOf(d))
 	if err != nil {
 		return nil, err
@@ -141,6 +149,23 @@ func (a *API) Redeliver(ctx context.Context, req *registryv1.RedeliverRequest) (
 		a.log.Warn("registry: marking a redelivery pending failed", "delivery", d.ID, "err", err)
 	}
 	return &registryv1.RedeliverResponse{Id: d.ID}, nil
+}
+
+// fillBody sets the body of a delivery recorded without one from the payload its input left:
+// the body is kept once for all of an input's deliveries. ErrNotFound when there is none.
+func (a *API) fillBody(ctx context.Context, d *store.Delivery) error {
+	if len(d.Body) > 0 || d.PayloadKey == "" {
+		if len(d.Body) == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	}
+	body, err := a.store.PayloadBody(ctx, d.PayloadKey)
+	if err != nil {
+		return err
+	}
+	d.Body = body
+	return nil
 }
 
 // jobOf rebuilds the job a delivery was made from, as a first attempt due now.

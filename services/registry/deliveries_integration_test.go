@@ -37,7 +37,7 @@ func newLogEnv(t *testing.T, tweaks ...func(*registry.Config)) *logEnv {
 	t.Helper()
 	brokers := testenv.KafkaBrokers(t)
 	names := topics.Names{Prefix: testenv.UniqueName("t") + "."}
-	testenv.CreateTopics(t, brokers, 3, names.Topic(topics.Attempts), names.Topic(topics.Deliveries))
+	testenv.CreateTopics(t, brokers, 3, names.Topic(topics.Attempts), names.Topic(topics.Deliveries), names.Topic(topics.Payloads))
 	e := newEnv(t, append([]func(*registry.Config){func(c *registry.Config) {
 		c.KafkaBrokers, c.TopicPrefix, c.AttemptsGroup = brokers, names.Prefix, testenv.UniqueName("registry-")
 	}}, tweaks...)...)
@@ -96,9 +96,12 @@ func attemptMsg(a *deliveryv1.Attempt) kafka.Message {
 }
 
 // produce writes msgs to herald.attempts, in order per key.
-func (l *logEnv) produce(msgs ...kafka.Message) {
+func (l *logEnv) produce(msgs ...kafka.Message) { l.produceTo(topics.Attempts, msgs...) }
+
+// produceTo writes msgs to the logical topic, in order per key.
+func (l *logEnv) produceTo(topic string, msgs ...kafka.Message) {
 	l.t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(l.brokers...), Topic: l.names.Topic(topics.Attempts), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(l.brokers...), Topic: l.names.Topic(topic), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
 	// A topic just created can answer UnknownTopicOrPartition for a moment.
 	var err error
@@ -235,6 +238,39 @@ func TestRedeliverProducesTheJobAgain(t *testing.T) {
 		t.Fatalf("after a redeliver the delivery is %v, want pending", d["status"])
 	}
 	l.must(404, "POST", "/v1/deliveries/msg_redo:explode", l.subKey, nil)
+}
+
+// The dispatcher's attempt records carry their job without the body; the matcher records the
+// body once per input on herald.payloads. The delivery log shows it and redelivers with it, and
+// until it is recorded a redelivery is refused with a reason rather than sent without a body.
+func TestBodyKeptOncePerInput(t *testing.T) {
+	l := newLogEnv(t)
+	made := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	job := l.job("msg_lean", made)
+	lean := attempt(job, 0, made.Add(time.Second), deliveryv1.Outcome_OUTCOME_FAILED, 500)
+	lean.Job.Body = nil
+	l.produce(attemptMsg(lean))
+	l.waitRecorded(1, 0)
+	if d := l.must(200, "GET", "/v1/deliveries/msg_lean", l.subKey, nil).data(); d["body"] != nil && d["body"] != "" {
+		t.Fatalf("before its payload is recorded the delivery shows body %v", d["body"])
+	}
+	if r := l.must(409, "POST", "/v1/deliveries/msg_lean:redeliver", l.subKey, nil); !strings.Contains(r.raw, "not recorded") {
+		t.Fatalf("redeliver without a recorded body answered %s", r.raw)
+	}
+
+	pv, _ := proto.Marshal(&deliveryv1.Payload{Topic: "participant", Partition: 3, Offset: 42, Body: []byte(jobBody), MatchTime: timestamppb.New(made)})
+	key := []byte(topics.PayloadKey("participant", 3, 42))
+	l.produceTo(topics.Payloads, kafka.Message{Key: key, Value: pv}, kafka.Message{Key: key, Value: pv}) // read twice: kept once
+	testenv.Eventually(t, 30*time.Second, "the payload is recorded", func() bool { return l.metric("herald_registry_payloads_recorded_total") >= 2 })
+	if d := l.must(200, "GET", "/v1/deliveries/msg_lean", l.subKey, nil).data(); d["body"] != jobBody {
+		t.Fatalf("the delivery shows body %v, want the payload's", d["body"])
+	}
+	l.must(202, "POST", "/v1/deliveries/msg_lean:redeliver", l.subKey, nil)
+	msgs := drain(t, l.brokers[0], l.names.Topic(topics.Deliveries))
+	got := &deliveryv1.Job{}
+	if len(msgs) != 1 || proto.Unmarshal(msgs[0].Value, got) != nil || string(got.GetBody()) != jobBody {
+		t.Fatalf("redelivered %d jobs; the first has body %q", len(msgs), got.GetBody())
+	}
 }
 
 func TestGoneDisablesTheSubscription(t *testing.T) {

@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Service, error) {
 			Dialer:                dialer,
 			Brokers:               cfg.KafkaBrokers,
 			GroupID:               cfg.AttemptsGroup,
-			GroupTopics:           []string{names.Topic(topics.Attempts)},
+			GroupTopics:           []string{names.Topic(topics.Attempts), names.Topic(topics.Payloads)},
 			StartOffset:           kafka.FirstOffset,
 			MinBytes:              1,
 			MaxBytes:              16 << 20,

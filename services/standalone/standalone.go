@@ -18,7 +18,7 @@ import (
 // heraldTopics are the topics the embedded broker creates at start, as ops would on a real
 // cluster: the publishers' input topics and Herald's own.
 func heraldTopics() []string {
-	return append(append(topics.Names{}.InputTopics(), topics.Invalid), dispatcher.Topics(dispatcher.DefaultConfig())...)
+	return append(append(topics.Names{}.InputTopics(), topics.Invalid, topics.Replays, topics.Payloads), dispatcher.Topics(dispatcher.DefaultConfig())...)
 }
 
 // Run starts the embedded broker and store and the services, prints where they listen to out,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/signature"
+	"github.com/heraldhq/herald/pkg/testenv"
 	"github.com/heraldhq/herald/services/standalone"
 	"github.com/segmentio/kafka-go"
 )
@@ -177,7 +178,17 @@ func TestStandaloneDeliversSignedFilteredEvents(t *testing.T) {
 			t.Errorf("delivery %d should have been filtered out: %s", i, b)
 		}
 	}
+	id := got[0].Header.Get("webhook-id")
 	mu.Unlock()
+
+	// The delivery log shows the delivery with the event's body, which went to the registry once
+	// on herald.payloads rather than with every attempt record.
+	testenv.Eventually(t, 30*time.Second, "the delivery log shows the body of "+id, func() bool {
+		code, d := testenv.Call(t, h.base, "GET", "/v1/deliveries/"+id, subKey, nil)
+		data, _ := d["data"].(map[string]any)
+		body, _ := data["body"].(string)
+		return code == 200 && strings.Contains(body, `"eventType":"userCreatedEvent"`) && strings.Contains(body, `"region":"eu"`)
+	})
 
 	// The metrics endpoints expose the series the runbook and dashboards name, with values.
 	scrape := func(url string) string {

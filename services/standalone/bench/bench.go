@@ -252,7 +252,7 @@ type stack struct {
 const token = "bench-admin-token-0123456789"
 
 func startStack(ctx context.Context, o Options, withMatcher, withDispatcher bool) (*stack, error) {
-	all := append(append(topics.Names{}.InputTopics(), topics.Invalid), dispatcher.Topics(dispatcher.DefaultConfig())...)
+	all := append(append(topics.Names{}.InputTopics(), topics.Invalid, topics.Payloads), dispatcher.Topics(dispatcher.DefaultConfig())...)
 	servers, err := startServers(o, all)
 	if err != nil {
 		return nil, err

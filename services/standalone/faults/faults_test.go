@@ -187,7 +187,7 @@ func (c *cluster) createTopics() {
 	names := topics.Names{Prefix: c.prefix}
 	cfg := dispatcher.DefaultConfig()
 	cfg.TopicPrefix = c.prefix
-	all := append(append(names.InputTopics(), names.Topic(topics.Invalid), names.Topic(topics.Replays)), dispatcher.Topics(cfg)...)
+	all := append(append(names.InputTopics(), names.Topic(topics.Invalid), names.Topic(topics.Replays), names.Topic(topics.Payloads)), dispatcher.Topics(cfg)...)
 	testenv.CreateTopics(c.t, c.brokers, 6, all...)
 }
 

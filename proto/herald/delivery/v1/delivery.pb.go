@@ -305,7 +305,9 @@ type Attempt struct {
 	ResponseSnippet string                 `protobuf:"bytes,9,opt,name=response_snippet,json=responseSnippet,proto3" json:"response_snippet,omitempty"`
 	Outcome         Outcome                `protobuf:"varint,10,opt,name=outcome,proto3,enum=herald.delivery.v1.Outcome" json:"outcome,omitempty"`
 	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
-	// job is the delivery as attempted, so the registry can show and redeliver it.
+	// job is the delivery as attempted, so the registry can show and redeliver it. Its body is
+	// left out when the matcher recorded the input's body on herald.payloads (the dispatcher
+	// leaves it out always; the registry takes a body that is present).
 	Job *Job `protobuf:"bytes,12,opt,name=job,proto3" json:"job,omitempty"`
 	// dispatcher names the instance that made the attempt.
 	Dispatcher    string `protobuf:"bytes,13,opt,name=dispatcher,proto3" json:"dispatcher,omitempty"`
@@ -434,6 +436,87 @@ func (x *Attempt) GetDispatcher() string {
 	return ""
 }
 
+// Payload records the body of an input message that matched, once however many deliveries it
+// made: the matcher produces one to herald.payloads (key = topic/partition/offset) with the
+// jobs, and the registry keeps it for the delivery log and redelivery, so that attempt records
+// need not carry the body of every delivery.
+type Payload struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Offset    int64                  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	// body is the input message's value, verbatim.
+	Body          []byte                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	MatchTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=match_time,json=matchTime,proto3" json:"match_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Payload) Reset() {
+	*x = Payload{}
+	mi := &file_herald_delivery_v1_delivery_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Payload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Payload) ProtoMessage() {}
+
+func (x *Payload) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_delivery_v1_delivery_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Payload.ProtoReflect.Descriptor instead.
+func (*Payload) Descriptor() ([]byte, []int) {
+	return file_herald_delivery_v1_delivery_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Payload) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *Payload) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *Payload) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *Payload) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *Payload) GetMatchTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MatchTime
+	}
+	return nil
+}
+
 var File_herald_delivery_v1_delivery_proto protoreflect.FileDescriptor
 
 const file_herald_delivery_v1_delivery_proto_rawDesc = "" +
@@ -486,7 +569,14 @@ const file_herald_delivery_v1_delivery_proto_rawDesc = "" +
 	"\x03job\x18\f \x01(\v2\x17.herald.delivery.v1.JobR\x03job\x12\x1e\n" +
 	"\n" +
 	"dispatcher\x18\r \x01(\tR\n" +
-	"dispatcher*\x8a\x01\n" +
+	"dispatcher\"\xa4\x01\n" +
+	"\aPayload\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\fR\x04body\x129\n" +
+	"\n" +
+	"match_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tmatchTime*\x8a\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11OUTCOME_DELIVERED\x10\x01\x12\x14\n" +
@@ -508,26 +598,28 @@ func file_herald_delivery_v1_delivery_proto_rawDescGZIP() []byte {
 }
 
 var file_herald_delivery_v1_delivery_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_herald_delivery_v1_delivery_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_herald_delivery_v1_delivery_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_herald_delivery_v1_delivery_proto_goTypes = []any{
 	(Outcome)(0),                  // 0: herald.delivery.v1.Outcome
 	(*Job)(nil),                   // 1: herald.delivery.v1.Job
 	(*Attempt)(nil),               // 2: herald.delivery.v1.Attempt
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*Payload)(nil),               // 3: herald.delivery.v1.Payload
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
 }
 var file_herald_delivery_v1_delivery_proto_depIdxs = []int32{
-	3, // 0: herald.delivery.v1.Job.event_time:type_name -> google.protobuf.Timestamp
-	3, // 1: herald.delivery.v1.Job.match_time:type_name -> google.protobuf.Timestamp
-	3, // 2: herald.delivery.v1.Job.not_before:type_name -> google.protobuf.Timestamp
-	3, // 3: herald.delivery.v1.Attempt.time:type_name -> google.protobuf.Timestamp
+	4, // 0: herald.delivery.v1.Job.event_time:type_name -> google.protobuf.Timestamp
+	4, // 1: herald.delivery.v1.Job.match_time:type_name -> google.protobuf.Timestamp
+	4, // 2: herald.delivery.v1.Job.not_before:type_name -> google.protobuf.Timestamp
+	4, // 3: herald.delivery.v1.Attempt.time:type_name -> google.protobuf.Timestamp
 	0, // 4: herald.delivery.v1.Attempt.outcome:type_name -> herald.delivery.v1.Outcome
-	3, // 5: herald.delivery.v1.Attempt.next_attempt_time:type_name -> google.protobuf.Timestamp
+	4, // 5: herald.delivery.v1.Attempt.next_attempt_time:type_name -> google.protobuf.Timestamp
 	1, // 6: herald.delivery.v1.Attempt.job:type_name -> herald.delivery.v1.Job
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	4, // 7: herald.delivery.v1.Payload.match_time:type_name -> google.protobuf.Timestamp
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_herald_delivery_v1_delivery_proto_init() }
@@ -541,7 +633,7 @@ func file_herald_delivery_v1_delivery_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_herald_delivery_v1_delivery_proto_rawDesc), len(file_herald_delivery_v1_delivery_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

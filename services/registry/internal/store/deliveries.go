@@ -44,7 +44,8 @@ type Delivery struct {
 	Offset          int64     `bson:"offset"`
 	EventTime       time.Time `bson:"eventTime"`
 	ResourceURL     string    `bson:"resourceUrl"`
-	Body            []byte    `bson:"body"`
+	Body            []byte    `bson:"body"`       // empty when the body is kept once, in payloads
+	PayloadKey      string    `bson:"payloadKey"` // the input message in payloads (topics.PayloadKey)
 	Replay          bool      `bson:"replay"`
 	CreateTime      time.Time `bson:"createTime"`
 	ListKey         string    `bson:"listKey"`
@@ -156,7 +157,7 @@ func (s *Store) RecordAttempts(ctx context.Context, recs []Recorded) error {
 					{Key: "appId", Value: d.AppID}, {Key: "eventId", Value: d.EventID}, {Key: "eventName", Value: d.EventName},
 					{Key: "eventType", Value: d.EventType}, {Key: "topic", Value: d.Topic}, {Key: "partition", Value: d.Partition},
 					{Key: "offset", Value: d.Offset}, {Key: "eventTime", Value: d.EventTime}, {Key: "resourceUrl", Value: d.ResourceURL},
-					{Key: "body", Value: d.Body}, {Key: "replay", Value: d.Replay},
+					{Key: "body", Value: d.Body}, {Key: "payloadKey", Value: d.PayloadKey}, {Key: "replay", Value: d.Replay},
 					{Key: "createTime", Value: created}, {Key: "listKey", Value: ListKey(id, created)},
 				}},
 				{Key: "$set", Value: bson.D{
@@ -316,6 +317,46 @@ func (s *Store) SubscriberApps(ctx context.Context, ids []string) (map[string]st
 
 // SweepDeliveries deletes the deliveries whose latest attempt, and the attempts that were made,
 // before before. FerretDB has no TTL indexes, so the registry calls this on a timer.
+// Payload is the body of an input message that matched, kept once for all of its deliveries.
+type Payload struct {
+	Key       string    `bson:"_id"` // topics.PayloadKey
+	Topic     string    `bson:"topic"`
+	Partition int32     `bson:"partition"`
+	Offset    int64     `bson:"offset"`
+	Body      []byte    `bson:"body"`
+	MatchTime time.Time `bson:"matchTime"`
+}
+
+// PayloadGrace is how much longer than the deliveries' retention payloads are kept: a delivery
+// is swept by its last attempt, which may come days after its input matched.
+const PayloadGrace = 7 * 24 * time.Hour
+
+// RecordPayloads stores payloads; one already stored (read again, or replayed) stays as it is.
+func (s *Store) RecordPayloads(ctx context.Context, ps []Payload) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	inserts := make([]mongo.WriteModel, len(ps))
+	for i := range ps {
+		inserts[i] = mongo.NewInsertOneModel().SetDocument(&ps[i])
+	}
+	if err := ignoreDuplicates(s.payloads.BulkWrite(ctx, inserts, options.BulkWrite().SetOrdered(false))); err != nil {
+		return fmt.Errorf("store: recording payloads: %w", err)
+	}
+	return nil
+}
+
+// PayloadBody returns the body kept under key; ErrNotFound when there is none (expired, or not
+// recorded yet).
+func (s *Store) PayloadBody(ctx context.Context, key string) ([]byte, error) {
+	var p Payload
+	err := s.payloads.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	return p.Body, err
+}
+
 func (s *Store) SweepDeliveries(ctx context.Context, before time.Time) (deliveries, attempts int64, err error) {
 	res, err := s.deliveries.DeleteMany(ctx, bson.D{{Key: "lastAttemptTime", Value: bson.D{{Key: "$lt", Value: before}}}})
 	if err != nil {
@@ -326,5 +367,9 @@ func (s *Store) SweepDeliveries(ctx context.Context, before time.Time) (deliveri
 	if err != nil {
 		return deliveries, 0, fmt.Errorf("store: sweeping attempts: %w", err)
 	}
-	return deliveries, res.DeletedCount, nil
+	attempts = res.DeletedCount
+	if _, err := s.payloads.DeleteMany(ctx, bson.D{{Key: "matchTime", Value: bson.D{{Key: "$lt", Value: before.Add(-PayloadGrace)}}}}); err != nil {
+		return deliveries, attempts, fmt.Errorf("store: sweeping payloads: %w", err)
+	}
+	return deliveries, attempts, nil
 }

@@ -34,6 +34,7 @@ type Store struct {
 	counters      *mongo.Collection
 	deliveries    *mongo.Collection
 	attempts      *mongo.Collection
+	payloads      *mongo.Collection
 }
 
 // New returns a Store on db. Call EnsureIndexes once at start-up.
@@ -48,6 +49,7 @@ func New(db *mongo.Database) *Store {
 		counters:      db.Collection("counters"),
 		deliveries:    db.Collection("deliveries"),
 		attempts:      db.Collection("attempts"),
+		payloads:      db.Collection("payloads"),
 	}
 }
 
@@ -68,6 +70,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{s.deliveries, mongo.IndexModel{Keys: bson.D{{Key: "lastAttemptTime", Value: 1}}, Options: options.Index().SetName("lastAttemptTime")}, "retention sweep"},
 		{s.attempts, mongo.IndexModel{Keys: bson.D{{Key: "deliveryId", Value: 1}, {Key: "time", Value: 1}}, Options: options.Index().SetName("delivery_time")}, "attempts of a delivery"},
 		{s.attempts, mongo.IndexModel{Keys: bson.D{{Key: "time", Value: 1}}, Options: options.Index().SetName("time")}, "retention sweep"},
+		{s.payloads, mongo.IndexModel{Keys: bson.D{{Key: "matchTime", Value: 1}}, Options: options.Index().SetName("matchTime")}, "retention sweep"},
 	}
 	for _, sp := range specs {
 		if _, err := sp.coll.Indexes().CreateOne(ctx, sp.model); err != nil {
