@@ -542,8 +542,9 @@ func (s *stack) saturated(ctx context.Context, o Options, want int64, r int) (Ph
 		CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / float64(n)}, nil
 }
 
-// MatcherAlone measures events through the matcher: decoded, filtered, jobs produced, committed.
-func MatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, error) {
+// MatcherAlone measures events through the matcher: decoded, filtered, jobs produced, committed;
+// against a baseline measured right before.
+func MatcherAlone(ctx context.Context, o Options) (Phase, error) {
 	o.defaults()
 	s, err := startStack(ctx, o, true, false)
 	if err != nil {
@@ -560,6 +561,10 @@ func MatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, erro
 	for i := range msgs {
 		msgs[i] = event(o, i, i%2 == 0)
 	}
+	baseline, err := Baseline(ctx, o, o.Events/2*o.Subscriptions) // right before: the machine's speed drifts
+	if err != nil {
+		return Phase{}, err
+	}
 	cpu0, start := s.cpuTime(), time.Now()
 	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
 		return Phase{}, err
@@ -571,13 +576,13 @@ func MatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, erro
 	jobs := float64(o.Events/2) * float64(o.Subscriptions)
 	p := Phase{Name: "matcher alone (jobs produced)", Count: int64(jobs), Seconds: el.Seconds(), PerSecond: jobs / el.Seconds(),
 		CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / jobs}
-	p.Ratio = p.PerSecond / baseline
+	p.Ratio = p.PerSecond / baseline.PerSecond
 	return p, nil
 }
 
 // DispatcherAlone lets the matcher fill herald.deliveries, then starts the dispatcher and
-// measures how fast it empties it.
-func DispatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, error) {
+// measures how fast it empties it, against a baseline measured right before.
+func DispatcherAlone(ctx context.Context, o Options) (Phase, error) {
 	o.defaults()
 	s, err := startStack(ctx, o, true, false)
 	if err != nil {
@@ -601,6 +606,10 @@ func DispatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, e
 		return Phase{}, err
 	}
 	want := int64(o.Events/2) * int64(o.Subscriptions)
+	baseline, err := Baseline(ctx, o, o.Events/2*o.Subscriptions) // right before: the machine's speed drifts
+	if err != nil {
+		return Phase{}, err
+	}
 	cpu0, start := s.cpuTime(), time.Now()
 	if err := s.startDispatcher(o); err != nil {
 		return Phase{}, err
@@ -612,7 +621,7 @@ func DispatcherAlone(ctx context.Context, o Options, baseline float64) (Phase, e
 	el := last.Sub(start)
 	p := Phase{Name: "dispatcher alone (from a full herald.deliveries)", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
 		Duplicates: dups, CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / float64(n)}
-	p.Ratio = p.PerSecond / baseline
+	p.Ratio = p.PerSecond / baseline.PerSecond
 	return p, nil
 }
 
@@ -645,11 +654,11 @@ func Run(ctx context.Context, o Options, file string, out io.Writer) (*Report, e
 	}{
 		{"e2e", "herald end to end", func(ctx context.Context) ([]Phase, error) { return EndToEnd(ctx, o, base.PerSecond) }},
 		{"matcher", "the matcher alone", func(ctx context.Context) ([]Phase, error) {
-			p, err := MatcherAlone(ctx, o, base.PerSecond)
+			p, err := MatcherAlone(ctx, o)
 			return []Phase{p}, err
 		}},
 		{"dispatcher", "the dispatcher alone", func(ctx context.Context) ([]Phase, error) {
-			p, err := DispatcherAlone(ctx, o, base.PerSecond)
+			p, err := DispatcherAlone(ctx, o)
 			return []Phase{p}, err
 		}},
 	}

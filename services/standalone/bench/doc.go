@@ -5,8 +5,9 @@
 // the machine and its neighbours. The phases are: the baseline; Herald saturated (events
 // produced as fast as Kafka takes them → matcher → dispatcher → loopback receivers) for
 // throughput; Herald paced at a fraction of that throughput for latency below saturation;
-// the matcher alone; the dispatcher alone. The saturated phase runs in rounds, each right after
-// a baseline of its own, and reports the median ratio: the machine's speed drifts during a run.
+// the matcher alone; the dispatcher alone. Each phase is set against a baseline measured right
+// before it (the machine's speed drifts during a run); the saturated phase runs in rounds and
+// reports the median ratio.
 //
 // The services and the receivers run in this process; the broker (kfake) and the store
 // (FerretDB) run in a child process, herald-bench itself started with a hidden first argument
