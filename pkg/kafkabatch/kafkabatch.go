@@ -49,27 +49,12 @@ func Run(ctx context.Context, r Fetcher, max int, grace time.Duration, log *slog
 	fetched := make(chan kafka.Message, max)
 	fetchErr := make(chan error, 1)
 	go func() {
-		backoff := 100 * time.Millisecond
 		for {
-			m, err := r.FetchMessage(ctx)
+			m, err := Fetch(ctx, r, log, "kafkabatch")
 			if err != nil {
-				if ctx.Err() != nil {
-					fetchErr <- err
-					return
-				}
-				// kafka-go reports broker and group errors while it heals itself (a broker
-				// restarting, a rebalance): wait and fetch again rather than stop the service.
-				log.Warn("kafkabatch: fetching failed; retrying", "err", err, "retry_in", backoff)
-				select {
-				case <-ctx.Done():
-					fetchErr <- ctx.Err()
-					return
-				case <-time.After(backoff):
-				}
-				backoff = min(backoff*2, 5*time.Second)
-				continue
+				fetchErr <- err
+				return
 			}
-			backoff = 100 * time.Millisecond
 			select {
 			case fetched <- m:
 			case <-ctx.Done():
@@ -106,6 +91,30 @@ func Run(ctx context.Context, r Fetcher, max int, grace time.Duration, log *slog
 		if err != nil {
 			return err
 		}
+	}
+}
+
+// Fetch returns r's next message. kafka-go reports broker and group errors while it heals
+// itself (a broker restarting, a rebalance): Fetch logs them to log as who's and fetches again
+// after a growing wait (100 ms to 5 s), rather than stop the service. It fails only when ctx
+// ends.
+func Fetch(ctx context.Context, r Fetcher, log *slog.Logger, who string) (kafka.Message, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err == nil {
+			return m, nil
+		}
+		if ctx.Err() != nil {
+			return kafka.Message{}, ctx.Err()
+		}
+		log.Warn(who+": fetching failed; retrying", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return kafka.Message{}, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 

@@ -108,22 +108,11 @@ func (c *consumer) Run(ctx context.Context) error {
 		c.flush(context.Background())
 		<-commitDone
 	}()
-	backoff := 100 * time.Millisecond
 	for {
-		msg, err := c.r.FetchMessage(ctx)
+		msg, err := kafkabatch.Fetch(ctx, c.r, c.e.log, "dispatcher "+c.name)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			// kafka-go reports broker and group errors while it heals itself: wait, fetch again.
-			c.e.log.Warn("dispatcher: fetching failed; retrying", "topic", c.name, "err", err, "retry_in", backoff)
-			if err := sleepUntil(ctx, time.Now().Add(backoff)); err != nil {
-				return err
-			}
-			backoff = min(backoff*2, 5*time.Second)
-			continue
+			return err
 		}
-		backoff = 100 * time.Millisecond
 		c.e.parts.fetched(msg.Topic, msg.Partition, msg.Offset, msg.HighWaterMark, time.Now())
 		job := &deliveryv1.Job{}
 		if err := proto.Unmarshal(msg.Value, job); err != nil || job.GetDeliveryId() == "" || job.GetSubscriptionId() == "" {

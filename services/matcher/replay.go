@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/heraldhq/herald/pkg/kafkabatch"
 	"github.com/heraldhq/herald/pkg/topics"
 	registryv1 "github.com/heraldhq/herald/proto/herald/registry/v1"
 	"github.com/segmentio/kafka-go"
@@ -38,21 +39,11 @@ type replayer struct {
 func (p *replayer) Name() string { return "replayer" }
 
 func (p *replayer) Run(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
 	for {
-		msg, err := p.r.FetchMessage(ctx)
+		msg, err := kafkabatch.Fetch(ctx, p.r, p.log, "matcher replays")
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			p.log.Warn("matcher: fetching replay requests failed; retrying", "err", err, "retry_in", backoff)
-			if err := sleepCtx(ctx, backoff); err != nil {
-				return err
-			}
-			backoff = min(backoff*2, 5*time.Second)
-			continue
+			return err
 		}
-		backoff = 100 * time.Millisecond
 		rp := &registryv1.Replay{}
 		if err := proto.Unmarshal(msg.Value, rp); err != nil || rp.GetId() == "" {
 			p.log.Error("matcher: a replay request that does not decode; skipped", "offset", msg.Offset, "err", err)
