@@ -154,11 +154,11 @@ func (a *API) Redeliver(ctx context.Context, req *registryv1.RedeliverRequest) (
 // fillBody sets the body of a delivery recorded without one from the payload its input left:
 // the body is kept once for all of an input's deliveries. ErrNotFound when there is none.
 func (a *API) fillBody(ctx context.Context, d *store.Delivery) error {
-	if len(d.Body) > 0 || d.PayloadKey == "" {
-		if len(d.Body) == 0 {
-			return store.ErrNotFound
-		}
+	switch {
+	case len(d.Body) > 0:
 		return nil
+	case d.PayloadKey == "":
+		return store.ErrNotFound
 	}
 	body, err := a.store.PayloadBody(ctx, d.PayloadKey)
 	if err != nil {

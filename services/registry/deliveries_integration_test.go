@@ -221,7 +221,7 @@ func TestRedeliverProducesTheJobAgain(t *testing.T) {
 	if d := r.data(); d["id"] != "msg_redo" || len(d) != 1 {
 		t.Fatalf("redeliver answered %s", r.raw)
 	}
-	msgs := drain(t, l.brokers[0], l.names.Topic(topics.Deliveries))
+	msgs := testenv.Drain(t, l.brokers, l.names.Topic(topics.Deliveries))
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages on herald.deliveries, want 1", len(msgs))
 	}
@@ -266,7 +266,7 @@ func TestBodyKeptOncePerInput(t *testing.T) {
 		t.Fatalf("the delivery shows body %v, want the payload's", d["body"])
 	}
 	l.must(202, "POST", "/v1/deliveries/msg_lean:redeliver", l.subKey, nil)
-	msgs := drain(t, l.brokers[0], l.names.Topic(topics.Deliveries))
+	msgs := testenv.Drain(t, l.brokers, l.names.Topic(topics.Deliveries))
 	got := &deliveryv1.Job{}
 	if len(msgs) != 1 || proto.Unmarshal(msgs[0].Value, got) != nil || string(got.GetBody()) != jobBody {
 		t.Fatalf("redelivered %d jobs; the first has body %q", len(msgs), got.GetBody())
@@ -335,48 +335,4 @@ func TestRedeliverWithoutKafka(t *testing.T) {
 	if code, _, msg := r.errField(); code != "unavailable" || !strings.Contains(msg, "Kafka") || !strings.Contains(msg, "HERALD_KAFKA_BROKERS") {
 		t.Fatalf("redeliver without Kafka: %s", r.raw)
 	}
-}
-
-// drain reads every partition of a topic from the start to its current end.
-func drain(t *testing.T, broker, topic string) []kafka.Message {
-	t.Helper()
-	conn, err := kafka.Dial("tcp", broker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kafka.Message
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(context.Background(), "tcp", broker, topic, p.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last, err := pc.ReadLastOffset()
-		pc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if last == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("reading %s[%d]: %v", topic, p.ID, err)
-			}
-			out = append(out, m)
-			if m.Offset >= last-1 {
-				break
-			}
-		}
-		cancel()
-		r.Close()
-	}
-	return out
 }

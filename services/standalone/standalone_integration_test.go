@@ -84,20 +84,11 @@ func start(t *testing.T, dataDir string) *herald {
 
 func (h *herald) api(t *testing.T, method, path, key string, body string) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest(method, h.base+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	var b any
+	if body != "" {
+		b = json.RawMessage(body)
 	}
-	defer res.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	if res.StatusCode >= 300 {
-		t.Fatalf("%s %s = %d %v", method, path, res.StatusCode, out)
-	}
-	d, _ := out["data"].(map[string]any)
-	return d
+	return testenv.API(t, h.base, method, path, key, b)
 }
 
 // TestStandaloneDeliversSignedFilteredEvents is the README's promise: one process, an event
