@@ -152,6 +152,10 @@ func (s *Service) HTTPAddr() string { return s.httpLn.Addr().String() }
 // GRPCAddr is the bound address of the gRPC API.
 func (s *Service) GRPCAddr() string { return s.grpcLn.Addr().String() }
 
+// ConfigVersion is the newest configuration version handed out: a matcher or dispatcher whose
+// ConfigVersion has reached it has every change made before the call.
+func (s *Service) ConfigVersion(ctx context.Context) (int64, error) { return s.store.ChangeSeq(ctx) }
+
 // Run serves until ctx ends, then stops gracefully within the shutdown timeout.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.closeAll()

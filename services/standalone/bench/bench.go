@@ -286,7 +286,7 @@ func startStack(ctx context.Context, o Options, withMatcher, withDispatcher bool
 		}
 	}
 	for range o.Receivers {
-		r, err := newReceiver(true, o.Events/2*o.Subscriptions/o.Receivers*5/4)
+		r, err := newReceiver(true, o.deliveries()/o.Receivers*5/4)
 		if err != nil {
 			s.close()
 			return nil, err
@@ -448,21 +448,57 @@ func (s *stack) warmUp(ctx context.Context, o Options) error {
 	return nil
 }
 
+// configuredStack starts a stack (the dispatcher too when withDispatcher), registers the
+// benchmark's event and subscriptions, and waits until its services have their configuration.
+func configuredStack(ctx context.Context, o Options, withDispatcher bool) (*stack, error) {
+	s, err := startStack(ctx, o, true, withDispatcher)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.configure(o); err != nil {
+		s.close()
+		return nil, err
+	}
+	// Every subscription must have reached the services before an event is produced: a
+	// matcher a few changes behind makes fewer jobs (which is right for it, and left the
+	// dispatcher-alone phase waiting for deliveries that were never asked for).
+	version, err := s.reg.ConfigVersion(ctx)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	current := func() bool {
+		return s.match.ConfigVersion() >= version && (s.disp == nil || s.disp.ConfigVersion() >= version)
+	}
+	if err := waitFor(ctx, 30*time.Second, current); err != nil {
+		s.close()
+		return nil, fmt.Errorf("services not ready: %w", err)
+	}
+	return s, nil
+}
+
+// deliveries is how many deliveries o.Events events make: half pass the filter, each reaches
+// every subscription.
+func (o Options) deliveries() int { return o.Events / 2 * o.Subscriptions }
+
+// events makes o.Events events numbered from first, every other one passing the filter.
+func events(o Options, first int) []kafka.Message {
+	msgs := make([]kafka.Message, o.Events)
+	for i := range msgs {
+		msgs[i] = event(o, first+i, i%2 == 0)
+	}
+	return msgs
+}
+
 // EndToEnd runs the saturated phase (o.Rounds times, each right after a baseline of its own)
 // and then the paced phase, on one stack.
 func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error) {
 	o.defaults()
-	s, err := startStack(ctx, o, true, true)
+	s, err := configuredStack(ctx, o, true)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	if err := s.configure(o); err != nil {
-		return nil, err
-	}
-	if err := waitFor(ctx, 30*time.Second, func() bool { return s.match.Ready() && s.disp.Ready() }); err != nil {
-		return nil, fmt.Errorf("services not ready: %w", err)
-	}
 	if err := s.warmUp(ctx, o); err != nil {
 		return nil, err
 	}
@@ -470,10 +506,10 @@ func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error)
 	// Saturated: everything at once, in rounds; each round's rate is set against a baseline
 	// measured just before it, so a machine that speeds up or slows down during the run moves
 	// both. The round with the median ratio is reported.
-	want := int64(o.Events/2) * int64(o.Subscriptions)
+	want := int64(o.deliveries())
 	var rounds []Phase
 	for r := range o.Rounds {
-		b, err := Baseline(ctx, o, int(want))
+		b, err := Baseline(ctx, o, o.deliveries())
 		if err != nil {
 			return nil, fmt.Errorf("baseline of round %d: %w", r+1, err)
 		}
@@ -523,10 +559,7 @@ func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error)
 // saturated produces o.Events events at once (round r numbers them apart from earlier rounds)
 // and measures until every delivery has arrived.
 func (s *stack) saturated(ctx context.Context, o Options, want int64, r int) (Phase, error) {
-	msgs := make([]kafka.Message, o.Events)
-	for i := range msgs {
-		msgs[i] = event(o, r*o.Events+i, i%2 == 0)
-	}
+	msgs := events(o, r*o.Events)
 	cpu0, start := s.cpuTime(), time.Now()
 	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
 		return Phase{}, err
@@ -546,22 +579,13 @@ func (s *stack) saturated(ctx context.Context, o Options, want int64, r int) (Ph
 // against a baseline measured right before.
 func MatcherAlone(ctx context.Context, o Options) (Phase, error) {
 	o.defaults()
-	s, err := startStack(ctx, o, true, false)
+	s, err := configuredStack(ctx, o, false)
 	if err != nil {
 		return Phase{}, err
 	}
 	defer s.close()
-	if err := s.configure(o); err != nil {
-		return Phase{}, err
-	}
-	if err := waitFor(ctx, 30*time.Second, s.match.Ready); err != nil {
-		return Phase{}, err
-	}
-	msgs := make([]kafka.Message, o.Events)
-	for i := range msgs {
-		msgs[i] = event(o, i, i%2 == 0)
-	}
-	baseline, err := Baseline(ctx, o, o.Events/2*o.Subscriptions) // right before: the machine's speed drifts
+	msgs := events(o, 0)
+	baseline, err := Baseline(ctx, o, o.deliveries()) // right before: the machine's speed drifts
 	if err != nil {
 		return Phase{}, err
 	}
@@ -573,7 +597,7 @@ func MatcherAlone(ctx context.Context, o Options) (Phase, error) {
 		return Phase{}, err
 	}
 	el := time.Since(start)
-	jobs := float64(o.Events/2) * float64(o.Subscriptions)
+	jobs := float64(o.deliveries())
 	p := Phase{Name: "matcher alone (jobs produced)", Count: int64(jobs), Seconds: el.Seconds(), PerSecond: jobs / el.Seconds(),
 		CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / jobs}
 	p.Ratio = p.PerSecond / baseline.PerSecond
@@ -584,29 +608,20 @@ func MatcherAlone(ctx context.Context, o Options) (Phase, error) {
 // measures how fast it empties it, against a baseline measured right before.
 func DispatcherAlone(ctx context.Context, o Options) (Phase, error) {
 	o.defaults()
-	s, err := startStack(ctx, o, true, false)
+	s, err := configuredStack(ctx, o, false)
 	if err != nil {
 		return Phase{}, err
 	}
 	defer s.close()
-	if err := s.configure(o); err != nil {
-		return Phase{}, err
-	}
-	if err := waitFor(ctx, 30*time.Second, s.match.Ready); err != nil {
-		return Phase{}, err
-	}
-	msgs := make([]kafka.Message, o.Events)
-	for i := range msgs {
-		msgs[i] = event(o, i, i%2 == 0)
-	}
+	msgs := events(o, 0)
 	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
 		return Phase{}, err
 	}
 	if err := waitFor(ctx, 5*time.Minute, func() bool { return s.match.Handled() >= int64(o.Events) }); err != nil {
 		return Phase{}, err
 	}
-	want := int64(o.Events/2) * int64(o.Subscriptions)
-	baseline, err := Baseline(ctx, o, o.Events/2*o.Subscriptions) // right before: the machine's speed drifts
+	want := int64(o.deliveries())
+	baseline, err := Baseline(ctx, o, o.deliveries()) // right before: the machine's speed drifts
 	if err != nil {
 		return Phase{}, err
 	}
@@ -640,7 +655,7 @@ func Run(ctx context.Context, o Options, file string, out io.Writer) (*Report, e
 	// goroutine it starts inherits: `go tool pprof -tagfocus phase=e2e` shows one phase alone.
 	var base Phase
 	err := labelled(ctx, "baseline", func(ctx context.Context) (err error) {
-		base, err = Baseline(ctx, o, int(int64(o.Events/2)*int64(o.Subscriptions)))
+		base, err = Baseline(ctx, o, o.deliveries())
 		return err
 	})
 	if err != nil {
