@@ -41,12 +41,18 @@ func payload(job *deliveryv1.Job, format string) (body []byte, contentType strin
 	if t := bytes.TrimSpace(data); len(t) == 0 || (t[0] != '{' && t[0] != '[') {
 		data = appendJSONString(nil, string(data)) // never produced by the matcher; stay valid JSON
 	}
-	b := make([]byte, 0, 256+len(data))
+	// Sized for the whole envelope (unless names need escaping): growing a buffer that already
+	// held the event copied it again and doubled what was allocated per delivery.
+	size := len(data) + len(envelopeText) + len(job.GetDeliveryId()) + len(job.GetAppId()) + len(job.GetTopic()) +
+		len(job.GetEventName()) + 2*len(job.GetResourceUrl()) + len(time.RFC3339Nano) + 16
+	b := make([]byte, 0, size)
 	b = append(b, `{"specversion":"1.0","id":`...)
 	b = appendJSONString(b, job.GetDeliveryId())
-	b = append(b, `,"source":`...)
-	b = appendJSONString(b, "/herald/publishers/"+job.GetAppId()+"/topics/"+job.GetTopic())
-	b = append(b, `,"type":`...)
+	b = append(b, `,"source":"/herald/publishers/`...)
+	b = appendJSONChars(b, job.GetAppId())
+	b = append(b, `/topics/`...)
+	b = appendJSONChars(b, job.GetTopic())
+	b = append(b, `","type":`...)
 	b = appendJSONString(b, job.GetEventName())
 	if u := job.GetResourceUrl(); u != "" {
 		b = append(b, `,"subject":`...)
@@ -64,11 +70,19 @@ func payload(job *deliveryv1.Job, format string) (body []byte, contentType strin
 	return append(b, '}'), "application/cloudevents+json"
 }
 
+// envelopeText is every constant part of the CloudEvents envelope, for sizing its buffer.
+const envelopeText = `{"specversion":"1.0","id":"","source":"/herald/publishers//topics/","type":""` +
+	`,"subject":"","resourceurl":"","time":"","datacontenttype":"application/json","data":}`
+
 // appendJSONString appends s as a JSON string: quotes, backslashes and control characters
 // escaped, invalid UTF-8 replaced by U+FFFD.
 func appendJSONString(b []byte, s string) []byte {
+	return append(appendJSONChars(append(b, '"'), s), '"')
+}
+
+// appendJSONChars appends s escaped as the inside of a JSON string, without the quotes.
+func appendJSONChars(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	b = append(b, '"')
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -91,7 +105,7 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	return append(b, '"')
+	return b
 }
 
 // Canonical forms of the header names, computed once: http.Header.Set would canonicalize (and

@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,19 @@ func BenchmarkPayloadCloudEvents(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		payload(job, "")
+	}
+}
+
+// The envelope is written into one buffer of the right size: the event is copied once.
+func TestPayloadAllocatesOnce(t *testing.T) {
+	job := &deliveryv1.Job{DeliveryId: "msg_0123456789abcdef0123456789ab", AppId: "app_0123456789abcdef", Topic: "entity",
+		EventName: "thingChanged", ResourceUrl: "https://api.example.com/things/1", EventTime: timestamppb.Now(),
+		Body: []byte(`{"pad":"` + strings.Repeat("x", 1014) + `"}`)}
+	var body []byte
+	if n := testing.AllocsPerRun(100, func() { body, _ = payload(job, "") }); n != 1 {
+		t.Fatalf("%v allocations per payload, want 1", n)
+	}
+	if !json.Valid(body) || cap(body)-len(body) > 64 {
+		t.Fatalf("valid %v, %d bytes in a buffer of %d", json.Valid(body), len(body), cap(body))
 	}
 }

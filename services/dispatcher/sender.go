@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -72,7 +73,11 @@ func (s *sender) send(ctx context.Context, target *url.URL, header http.Header, 
 		Body: http.NoBody, ContentLength: int64(len(body)),
 		GetBody: func() (io.ReadCloser, error) { return http.NoBody, nil },
 	}).WithContext(ctx)
-	if len(body) > 0 { // as http.NewRequest does: an empty body goes as Content-Length: 0
+	// As http.NewRequest does: an empty body goes as Content-Length: 0, and the body is an
+	// io.NopCloser of a *bytes.Reader, which the Transport recognises as already in memory and
+	// writes in the same packet as the headers (any other reader has the headers flushed first:
+	// one more write per request).
+	if len(body) > 0 {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
@@ -82,10 +87,8 @@ func (s *sender) send(ctx context.Context, target *url.URL, header http.Header, 
 		return result{latency: time.Since(start), errType: classify(err), err: err}
 	}
 	defer resp.Body.Close()
-	var buf [snippetBytes]byte
-	n, _ := io.ReadFull(resp.Body, buf[:])
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // drain a little so the connection is reused
-	r := result{status: resp.StatusCode, latency: time.Since(start), snippet: string(buf[:n])}
+	r := result{status: resp.StatusCode, snippet: readSnippet(resp)}
+	r.latency = time.Since(start)
 	switch {
 	case r.delivered():
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
@@ -97,6 +100,28 @@ func (s *sender) send(ctx context.Context, target *url.URL, header http.Header, 
 		r.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return r
+}
+
+// snippets are the buffers responses are read into: a buffer per request on the heap was a
+// kilobyte of garbage per delivery.
+var snippets = sync.Pool{New: func() any { return new([snippetBytes]byte) }}
+
+// readSnippet returns the first snippetBytes of the response body, and reads up to 64 KiB more
+// so that the connection can be reused. A response that declares an empty body is not read.
+func readSnippet(resp *http.Response) string {
+	if resp.ContentLength == 0 {
+		return ""
+	}
+	buf := snippets.Get().(*[snippetBytes]byte)
+	defer snippets.Put(buf)
+	n, err := io.ReadFull(resp.Body, buf[:])
+	snippet := string(buf[:n])
+	for drained := 0; err == nil && drained < 64<<10; {
+		var m int
+		m, err = resp.Body.Read(buf[:])
+		drained += m
+	}
+	return snippet
 }
 
 // classify names a transport failure's kind for the attempt log.

@@ -3,9 +3,12 @@ package dispatcher
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,5 +56,41 @@ func TestSendRequestShape(t *testing.T) {
 	}
 	if res := s.send(context.Background(), nil, http.Header{}, nil); res.errType != "request" {
 		t.Fatalf("no URL: %+v", res)
+	}
+}
+
+// An answer's first kilobyte is kept for the attempt log and the rest read (up to 64 KiB) so
+// that the connection is reused; an answer declaring an empty body is not read at all.
+func TestSnippetAndConnectionReuse(t *testing.T) {
+	long := strings.Repeat("0123456789", 500)
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/empty" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		_, _ = io.WriteString(w, long)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s := newSender(ssrf.Policy{AllowLoopback: true}.Guard(), 5*time.Second, 4, 4)
+	u, _ := url.Parse(srv.URL + "/long")
+	for range 3 {
+		res := s.send(context.Background(), u, http.Header{}, []byte("{}"))
+		if !res.delivered() || res.snippet != long[:snippetBytes] {
+			t.Fatalf("got %d %q…", res.status, res.snippet[:min(len(res.snippet), 20)])
+		}
+	}
+	empty, _ := url.Parse(srv.URL + "/empty")
+	if res := s.send(context.Background(), empty, http.Header{}, []byte("{}")); res.status != http.StatusNoContent || res.snippet != "" {
+		t.Fatalf("empty answer: %+v", res)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for four sequential requests, want one (the body was not drained)", n)
 	}
 }
