@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -74,15 +75,20 @@ func (o *Options) defaults() {
 
 // Phase is one measured phase.
 type Phase struct {
-	Name       string  `json:"name"`
-	Count      int64   `json:"count"` // deliveries (or events for the matcher)
-	Seconds    float64 `json:"seconds"`
-	PerSecond  float64 `json:"per_second"`
-	Ratio      float64 `json:"ratio_to_baseline"`
-	P50ms      float64 `json:"p50_ms,omitempty"`
-	P99ms      float64 `json:"p99_ms,omitempty"`
-	MaxMs      float64 `json:"max_ms,omitempty"`
-	CPUus      float64 `json:"cpu_us_per_item"`
+	Name      string  `json:"name"`
+	Count     int64   `json:"count"` // deliveries (or events for the matcher)
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"per_second"`
+	Ratio     float64 `json:"ratio_to_baseline"`
+	P50ms     float64 `json:"p50_ms,omitempty"`
+	P99ms     float64 `json:"p99_ms,omitempty"`
+	MaxMs     float64 `json:"max_ms,omitempty"`
+	CPUus     float64 `json:"cpu_us_per_item"`
+	// StandinCPUus is the part of CPUus the broker and the store used (their child process).
+	StandinCPUus float64 `json:"standin_cpu_us_per_item,omitempty"`
+	// AllocKiB is what this process allocated per item (its services, receivers and baseline
+	// loop; not the stand-ins): the collector's work grows with it.
+	AllocKiB   float64 `json:"alloc_kib_per_item"`
 	Duplicates int64   `json:"duplicates,omitempty"`
 	// RoundRatios are the ratios of every saturated round, each to its own baseline; the phase
 	// reports the median round.
@@ -164,9 +170,27 @@ func (rc *receiver) reset() {
 	rc.dups.Store(0)
 }
 
-// cpuTime is the CPU time this stack has used: this process's, and the stand-ins' when they
-// run in a child process.
-func (s *stack) cpuTime() time.Duration { return cpuTime() + s.servers.cpu() }
+// mark is what had been used at one moment: CPU time by this process and by the stand-ins'
+// child process, and bytes allocated on this process's heap.
+type mark struct {
+	self, standins time.Duration
+	allocs         uint64
+}
+
+func markNow(srv *servers) mark {
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(sample)
+	return mark{self: cpuTime(), standins: srv.cpu(), allocs: sample[0].Value.Uint64()}
+}
+
+// setCost sets p's cost figures: what was used since m, per item.
+func setCost(p *Phase, m mark, srv *servers, items float64) {
+	now := markNow(srv)
+	standins := now.standins - m.standins
+	p.CPUus = float64((now.self - m.self + standins).Microseconds()) / items
+	p.StandinCPUus = float64(standins.Microseconds()) / items
+	p.AllocKiB = float64(now.allocs-m.allocs) / 1024 / items
+}
 
 // cpuTime is the CPU time this process has used.
 func cpuTime() time.Duration {
@@ -199,7 +223,16 @@ func percentile(d []time.Duration, p float64) float64 {
 }
 
 // Baseline measures a bare POST loop: 1 KiB bodies, keep-alive, a pool sized to the concurrency.
-func Baseline(ctx context.Context, o Options, total int) (Phase, error) {
+// It runs under the pprof label phase=baseline, also when a phase measures it for itself.
+func Baseline(ctx context.Context, o Options, total int) (p Phase, err error) {
+	err = labelled(ctx, "baseline", func(ctx context.Context) error {
+		p, err = baseline(ctx, o, total)
+		return err
+	})
+	return p, err
+}
+
+func baseline(ctx context.Context, o Options, total int) (Phase, error) {
 	o.defaults()
 	rc, err := newReceiver(false, 0)
 	if err != nil {
@@ -210,7 +243,7 @@ func Baseline(ctx context.Context, o Options, total int) (Phase, error) {
 	body := bytes.Repeat([]byte("x"), o.BodyBytes)
 	var left atomic.Int64
 	left.Store(int64(total))
-	cpu0, start := cpuTime(), time.Now()
+	cpu0, start := markNow(nil), time.Now()
 	var wg sync.WaitGroup
 	for range o.Concurrency {
 		wg.Add(1)
@@ -229,8 +262,9 @@ func Baseline(ctx context.Context, o Options, total int) (Phase, error) {
 	wg.Wait()
 	el := time.Since(start)
 	n := rc.count.Load()
-	return Phase{Name: "baseline: bare HTTP POST loop", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
-		CPUus: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}, nil
+	p := Phase{Name: "baseline: bare HTTP POST loop", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds()}
+	setCost(&p, cpu0, nil, float64(n))
+	return p, nil
 }
 
 // stack is Herald running in this process on in-memory stand-ins.
@@ -534,7 +568,7 @@ func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error)
 	eventsPerSec := sat.PerSecond * o.PacedFraction / deliveriesPerEvent
 	total := int(eventsPerSec * o.PacedSeconds)
 	interval := time.Duration(float64(time.Second) / eventsPerSec)
-	cpu0, start := s.cpuTime(), time.Now()
+	cpu0, start := markNow(s.servers), time.Now()
 	for i := range total {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
@@ -551,7 +585,8 @@ func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error)
 	el := last.Sub(start)
 	paced := Phase{Name: fmt.Sprintf("herald end to end, paced at %.0f%% of saturation", o.PacedFraction*100), Count: n, Seconds: el.Seconds(),
 		PerSecond: float64(n) / el.Seconds(), P50ms: percentile(lat, 0.5), P99ms: percentile(lat, 0.99), MaxMs: percentile(lat, 1),
-		Duplicates: dups, CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / float64(n)}
+		Duplicates: dups}
+	setCost(&paced, cpu0, s.servers, float64(n))
 	paced.Ratio = paced.PerSecond / baseline // the rate asked of it, so a fraction of saturation
 	return []Phase{sat, paced}, nil
 }
@@ -560,7 +595,7 @@ func EndToEnd(ctx context.Context, o Options, baseline float64) ([]Phase, error)
 // and measures until every delivery has arrived.
 func (s *stack) saturated(ctx context.Context, o Options, want int64, r int) (Phase, error) {
 	msgs := events(o, r*o.Events)
-	cpu0, start := s.cpuTime(), time.Now()
+	cpu0, start := markNow(s.servers), time.Now()
 	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
 		return Phase{}, err
 	}
@@ -570,9 +605,10 @@ func (s *stack) saturated(ctx context.Context, o Options, want int64, r int) (Ph
 	}
 	n, dups, lat, last := s.received()
 	el := last.Sub(start)
-	return Phase{Name: "herald end to end, saturated", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
-		P50ms: percentile(lat, 0.5), P99ms: percentile(lat, 0.99), MaxMs: percentile(lat, 1), Duplicates: dups,
-		CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / float64(n)}, nil
+	p := Phase{Name: "herald end to end, saturated", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
+		P50ms: percentile(lat, 0.5), P99ms: percentile(lat, 0.99), MaxMs: percentile(lat, 1), Duplicates: dups}
+	setCost(&p, cpu0, s.servers, float64(n))
+	return p, nil
 }
 
 // MatcherAlone measures events through the matcher: decoded, filtered, jobs produced, committed;
@@ -589,7 +625,7 @@ func MatcherAlone(ctx context.Context, o Options) (Phase, error) {
 	if err != nil {
 		return Phase{}, err
 	}
-	cpu0, start := s.cpuTime(), time.Now()
+	cpu0, start := markNow(s.servers), time.Now()
 	if err := s.producer.WriteMessages(ctx, msgs...); err != nil {
 		return Phase{}, err
 	}
@@ -598,8 +634,8 @@ func MatcherAlone(ctx context.Context, o Options) (Phase, error) {
 	}
 	el := time.Since(start)
 	jobs := float64(o.deliveries())
-	p := Phase{Name: "matcher alone (jobs produced)", Count: int64(jobs), Seconds: el.Seconds(), PerSecond: jobs / el.Seconds(),
-		CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / jobs}
+	p := Phase{Name: "matcher alone (jobs produced)", Count: int64(jobs), Seconds: el.Seconds(), PerSecond: jobs / el.Seconds()}
+	setCost(&p, cpu0, s.servers, jobs)
 	p.Ratio = p.PerSecond / baseline.PerSecond
 	return p, nil
 }
@@ -625,7 +661,7 @@ func DispatcherAlone(ctx context.Context, o Options) (Phase, error) {
 	if err != nil {
 		return Phase{}, err
 	}
-	cpu0, start := s.cpuTime(), time.Now()
+	cpu0, start := markNow(s.servers), time.Now()
 	if err := s.startDispatcher(o); err != nil {
 		return Phase{}, err
 	}
@@ -635,7 +671,8 @@ func DispatcherAlone(ctx context.Context, o Options) (Phase, error) {
 	n, dups, _, last := s.received()
 	el := last.Sub(start)
 	p := Phase{Name: "dispatcher alone (from a full herald.deliveries)", Count: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
-		Duplicates: dups, CPUus: float64((s.cpuTime() - cpu0).Microseconds()) / float64(n)}
+		Duplicates: dups}
+	setCost(&p, cpu0, s.servers, float64(n))
 	p.Ratio = p.PerSecond / baseline.PerSecond
 	return p, nil
 }
@@ -653,11 +690,7 @@ func Run(ctx context.Context, o Options, file string, out io.Writer) (*Report, e
 	fmt.Fprintln(out, "measuring the baseline ...")
 	// Each phase runs under a pprof label (phase=baseline|e2e|matcher|dispatcher), which every
 	// goroutine it starts inherits: `go tool pprof -tagfocus phase=e2e` shows one phase alone.
-	var base Phase
-	err := labelled(ctx, "baseline", func(ctx context.Context) (err error) {
-		base, err = Baseline(ctx, o, o.deliveries())
-		return err
-	})
+	base, err := Baseline(ctx, o, o.deliveries())
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
@@ -717,13 +750,13 @@ func Run(ctx context.Context, o Options, file string, out io.Writer) (*Report, e
 }
 
 func printTable(out io.Writer, rep *Report, prev *Report) {
-	fmt.Fprintf(out, "\n%-50s %9s %10s %7s %8s %8s %8s %10s", "phase", "count", "per sec", "ratio", "p50 ms", "p99 ms", "max ms", "cpu us/op")
+	fmt.Fprintf(out, "\n%-50s %9s %10s %7s %8s %8s %8s %10s %9s %9s", "phase", "count", "per sec", "ratio", "p50 ms", "p99 ms", "max ms", "cpu us/op", "stand-ins", "KiB/op")
 	if prev != nil {
 		fmt.Fprintf(out, " %10s", "ratio was")
 	}
 	fmt.Fprintln(out)
 	for _, p := range rep.Phases {
-		fmt.Fprintf(out, "%-50s %9d %10.0f %7.2f %8s %8s %8s %10.1f", p.Name, p.Count, p.PerSecond, p.Ratio, ms(p.P50ms), ms(p.P99ms), ms(p.MaxMs), p.CPUus)
+		fmt.Fprintf(out, "%-50s %9d %10.0f %7.2f %8s %8s %8s %10.1f %9s %9.1f", p.Name, p.Count, p.PerSecond, p.Ratio, ms(p.P50ms), ms(p.P99ms), ms(p.MaxMs), p.CPUus, ms(p.StandinCPUus), p.AllocKiB)
 		if prev != nil {
 			for _, q := range prev.Phases {
 				if q.Name == p.Name {
