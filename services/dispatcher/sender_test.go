@@ -17,18 +17,19 @@ import (
 
 // The sender builds its requests itself (no http.NewRequest, no http.Client): they must still
 // carry the body with its length, an empty body as Content-Length: 0 (not chunked), the Host
-// and the headers given, and a redirect must come back as an answer, not be followed.
+// and the headers given (and no Accept-Encoding: answers are read for a snippet only), and a
+// redirect must come back as an answer, not be followed.
 func TestSendRequestShape(t *testing.T) {
 	type seen struct {
 		body             string
 		length           int64
 		transferEncoding []string
-		host, event      string
+		host, event, enc string
 	}
 	got := make(chan seen, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		got <- seen{string(b), r.ContentLength, r.TransferEncoding, r.Host, r.Header.Get(HeaderEvent)}
+		got <- seen{string(b), r.ContentLength, r.TransferEncoding, r.Host, r.Header.Get(HeaderEvent), r.Header.Get("Accept-Encoding")}
 		if r.URL.Path == "/moved" {
 			http.Redirect(w, r, "/elsewhere", http.StatusFound)
 		}
@@ -44,7 +45,7 @@ func TestSendRequestShape(t *testing.T) {
 			t.Fatalf("body %q: not delivered: %+v", body, res)
 		}
 		r := <-got
-		if r.body != body || r.length != int64(len(body)) || len(r.transferEncoding) != 0 || r.host != u.Host || r.event != "thing" {
+		if r.body != body || r.length != int64(len(body)) || len(r.transferEncoding) != 0 || r.host != u.Host || r.event != "thing" || r.enc != "" {
 			t.Fatalf("body %q: the receiver saw %+v", body, r)
 		}
 	}
