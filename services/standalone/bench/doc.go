@@ -12,5 +12,6 @@
 // The services and the receivers run in this process; the broker (kfake) and the store
 // (FerretDB) run in a child process, herald-bench itself started with a hidden first argument
 // (see ServeStandinsIfChild), so that their heap and collector are their own, as a real broker's
-// would be. CPU per delivery counts both processes; peak RSS is this process's.
+// would be, on one P (kfake serves every request on one goroutine). CPU per delivery counts
+// both processes and gives the child's share; bytes allocated and peak RSS are this process's.
 package bench
