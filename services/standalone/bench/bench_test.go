@@ -11,8 +11,16 @@ import (
 	"time"
 )
 
-// A small run of every phase, so that `make bench` cannot rot unseen: each phase measures what
-// it was asked to, every delivery arrives once, and the report is written for the next run.
+// TestMain lets this test binary serve the stand-ins when startServers starts it as the child
+// process, as herald-bench's main does.
+func TestMain(m *testing.M) {
+	ServeStandinsIfChild()
+	os.Exit(m.Run())
+}
+
+// A small run of every phase, so that `make bench` cannot rot unseen: the stand-ins in a child
+// process as make bench runs them, each phase measures what it was asked to, every delivery
+// arrives once, and the report is written for the next run.
 func TestSmallRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the stand-ins and three Herald stacks")
@@ -20,7 +28,7 @@ func TestSmallRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	file := filepath.Join(t.TempDir(), "bench.json")
-	o := Options{Subscriptions: 4, Events: 40, Receivers: 2, Concurrency: 8, PacedSeconds: 0.5, Rounds: 1, InProcess: true}
+	o := Options{Subscriptions: 4, Events: 40, Receivers: 2, Concurrency: 8, PacedSeconds: 0.5, Rounds: 1}
 	var out bytes.Buffer
 	rep, err := Run(ctx, o, file, &out)
 	if err != nil {
