@@ -115,7 +115,7 @@ func (c *consumer) Run(ctx context.Context) error {
 		}
 		c.e.parts.fetched(msg.Topic, msg.Partition, msg.Offset, msg.HighWaterMark, time.Now())
 		job := &deliveryv1.Job{}
-		if err := proto.Unmarshal(msg.Value, job); err != nil || job.GetDeliveryId() == "" || job.GetSubscriptionId() == "" {
+		if err := decodeJob(msg.Value, job); err != nil || job.GetDeliveryId() == "" || job.GetSubscriptionId() == "" {
 			c.deadLetterMalformed(ctx, msg, err)
 			continue
 		}

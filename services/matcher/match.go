@@ -35,6 +35,7 @@ type Input struct {
 
 // Result is what one message turned into.
 type Result struct {
+	// Jobs share their EventTime and MatchTime messages: change a job's own fields only.
 	Jobs []*deliveryv1.Job
 	// Invalid, when not empty, is why the message (or part of its matching) failed; the message
 	// is quarantined with this reason. Jobs for the parts that did not fail are still made.
@@ -98,6 +99,7 @@ func (r Rules) Match(idx *Index, in Input, now time.Time) Result {
 
 	var res Result
 	var failures []string
+	var eventTime, matchTime *timestamppb.Timestamp
 	for _, ev := range candidates {
 		if publisher != "" && ev.appID != publisher {
 			continue
@@ -113,6 +115,10 @@ func (r Rules) Match(idx *Index, in Input, now time.Time) Result {
 		}
 		res.Matched++
 		resource := r.resourceURL(ev.apiPath, body)
+		if eventTime == nil {
+			// One of each for all of the event's jobs: a job is marshalled, never changed.
+			eventTime, matchTime = timestamppb.New(in.Time), timestamppb.New(now)
+		}
 		for _, sub := range ev.subs {
 			ok, err := sub.rule.Match(body)
 			if err != nil {
@@ -133,10 +139,10 @@ func (r Rules) Match(idx *Index, in Input, now time.Time) Result {
 				Topic:          in.Topic,
 				Partition:      int32(in.Partition),
 				Offset:         in.Offset,
-				EventTime:      timestamppb.New(in.Time),
+				EventTime:      eventTime,
 				Body:           in.Value,
 				ResourceUrl:    resource,
-				MatchTime:      timestamppb.New(now),
+				MatchTime:      matchTime,
 				ConfigVersion:  idx.Version,
 			})
 		}
@@ -146,11 +152,20 @@ func (r Rules) Match(idx *Index, in Input, now time.Time) Result {
 }
 
 // DeliveryID derives a delivery's id from where its input sits in Kafka and who it is for, so
-// reading the same input again yields the same id.
+// reading the same input again yields the same id: "msg_" and the first 16 bytes, in hex, of
+// the SHA-256 of topic, partition, offset and subscription id joined by NUL bytes. The format
+// is part of the delivery's identity (webhook-id): it must never change.
 func DeliveryID(topic string, partition int, offset int64, subscriptionID string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s", topic, partition, offset, subscriptionID)
-	return "msg_" + hex.EncodeToString(h.Sum(nil)[:16])
+	var in [128]byte
+	b := append(in[:0], topic...)
+	b = strconv.AppendInt(append(b, 0), int64(partition), 10)
+	b = strconv.AppendInt(append(b, 0), offset, 10)
+	b = append(append(b, 0), subscriptionID...)
+	sum := sha256.Sum256(b)
+	var id [4 + 32]byte
+	copy(id[:], "msg_")
+	hex.Encode(id[4:], sum[:16])
+	return string(id[:])
 }
 
 var placeholder = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_.]*)\}`)

@@ -250,3 +250,24 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+// TestDeliveryIDFormat pins the derivation: an id is a delivery's webhook-id, so a new version
+// of the matcher must give an input re-read after an upgrade the ids it had before.
+func TestDeliveryIDFormat(t *testing.T) {
+	for _, c := range []struct {
+		topic     string
+		partition int
+		offset    int64
+		sub, want string
+	}{
+		{"entity", 1, 99, "sub_1", "msg_c6830262335576ddab88902082ca0050"},
+		{"container", 11, 1234567890123, "sub_αβ\x00x", "msg_34c6431db8949ab1d3b77519e15a68ea"},
+	} {
+		if got := DeliveryID(c.topic, c.partition, c.offset, c.sub); got != c.want {
+			t.Errorf("DeliveryID(%q, %d, %d, %q) = %s, want %s", c.topic, c.partition, c.offset, c.sub, got, c.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = DeliveryID("entity", 1, 99, "sub_1") }); n != 1 {
+		t.Errorf("DeliveryID allocates %v times, want 1 (the id)", n)
+	}
+}
