@@ -1,6 +1,8 @@
 package dispatcher
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 
 	"github.com/segmentio/kafka-go"
@@ -19,9 +21,14 @@ type partKey struct {
 	partition int
 }
 
+// partQueue is one partition's messages in fetch (so offset) order. msgs[head:] are in
+// flight; the finished prefix before head is cleared and reused, not shifted out one message
+// at a time: moving up to a thousand messages along on every finish was a copy of tens of KiB
+// per delivery.
 type partQueue struct {
 	msgs []kafka.Message
 	done []bool
+	head int
 }
 
 func newOffsets() *offsets { return &offsets{parts: map[partKey]*partQueue{}} }
@@ -38,8 +45,20 @@ func (o *offsets) add(m kafka.Message) {
 		q = &partQueue{}
 		o.parts[k] = q
 	}
-	if n := len(q.msgs); n > 0 && m.Offset <= q.msgs[n-1].Offset {
-		q.msgs, q.done = q.msgs[:0], q.done[:0]
+	n := len(q.msgs)
+	switch {
+	case n > q.head && m.Offset <= q.msgs[n-1].Offset:
+		clear(q.msgs[q.head:])
+		q.msgs, q.done, q.head = q.msgs[:0], q.done[:0], 0
+	case q.head == n:
+		q.msgs, q.done, q.head = q.msgs[:0], q.done[:0], 0
+	case n == cap(q.msgs) && q.head >= n/2:
+		// Full, and at least half of it finished: move what is in flight to the front rather
+		// than growing (a copy of at most as many messages as have finished since the last).
+		live := copy(q.msgs, q.msgs[q.head:])
+		copy(q.done, q.done[q.head:])
+		clear(q.msgs[live:])
+		q.msgs, q.done, q.head = q.msgs[:live], q.done[:live], 0
 	}
 	q.msgs = append(q.msgs, m)
 	q.done = append(q.done, false)
@@ -54,22 +73,22 @@ func (o *offsets) finish(m kafka.Message) (kafka.Message, bool) {
 	if q == nil {
 		return kafka.Message{}, false
 	}
-	for i := range q.msgs {
-		if q.msgs[i].Offset == m.Offset {
-			q.done[i] = true
-			break
-		}
+	inFlight := q.msgs[q.head:]
+	i, found := slices.BinarySearchFunc(inFlight, m.Offset, func(x kafka.Message, off int64) int { return cmp.Compare(x.Offset, off) })
+	if !found {
+		return kafka.Message{}, false // forgotten at a rebalance, or never added
 	}
-	n := 0
+	q.done[q.head+i] = true
+	n := q.head
 	for n < len(q.done) && q.done[n] {
 		n++
 	}
-	if n == 0 {
+	if n == q.head {
 		return kafka.Message{}, false
 	}
 	last := q.msgs[n-1]
-	q.msgs = append(q.msgs[:0], q.msgs[n:]...)
-	q.done = append(q.done[:0], q.done[n:]...)
+	clear(q.msgs[q.head:n]) // drop the finished jobs' values now
+	q.head = n
 	return last, true
 }
 
@@ -79,7 +98,7 @@ func (o *offsets) pending() int {
 	defer o.mu.Unlock()
 	n := 0
 	for _, q := range o.parts {
-		n += len(q.msgs)
+		n += len(q.msgs) - q.head
 	}
 	return n
 }
