@@ -42,9 +42,14 @@ type sender struct {
 
 func newSender(guard ssrf.Guard, timeout time.Duration, maxInFlight, maxPerEndpoint int) *sender {
 	tr := &http.Transport{
-		DialContext:         guard.DialContext(timeout),
-		ForceAttemptHTTP2:   true,
-		MaxIdleConns:        maxInFlight,
+		DialContext:       guard.DialContext(timeout),
+		ForceAttemptHTTP2: true,
+		// Idle connections kept across all endpoints. Requests in flight spread over endpoints,
+		// each of which keeps up to maxPerEndpoint connections, so the connections in use come
+		// to more than maxInFlight: capped at maxInFlight, the pool closed some on every return
+		// and the next request redialled (TestNoConnectionChurnAcrossEndpoints). Four times
+		// keeps the working set; IdleConnTimeout still closes what goes unused.
+		MaxIdleConns:        4 * maxInFlight,
 		MaxIdleConnsPerHost: maxPerEndpoint, // the default of 2 halves throughput at high concurrency (STACK.md)
 		MaxConnsPerHost:     maxPerEndpoint,
 		IdleConnTimeout:     90 * time.Second,

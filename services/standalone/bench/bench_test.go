@@ -45,6 +45,9 @@ func TestSmallRun(t *testing.T) {
 			if p.Count != n || p.Duplicates != 0 || p.PerSecond <= 0 || p.Ratio <= 0 || p.CPUus <= 0 || p.AllocKiB <= 0 {
 				t.Errorf("%s: %+v", p.Name, p)
 			}
+			if strings.HasPrefix(p.Name, "baseline") && p.Connections < 1 {
+				t.Errorf("the baseline's connections were not counted: %+v", p)
+			}
 			delete(want, p.Name)
 		}
 	}
