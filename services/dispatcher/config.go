@@ -40,7 +40,8 @@ type Config struct {
 	// the largest tier not longer than its delay, then until it is due (HERALD_RETRY_TIERS).
 	// Default: 0s,10s,1m,5m,15m,1h.
 	RetryTiers []time.Duration
-	// Timeout bounds one HTTP attempt (HERALD_DELIVERY_TIMEOUT). Default: 10s.
+	// Timeout bounds one HTTP attempt (HERALD_DELIVERY_TIMEOUT), give or take the 10ms in which
+	// attempts share a deadline (see deadlines). Default: 10s.
 	Timeout time.Duration
 	// MaxInFlight bounds the deliveries in progress; when it is reached the dispatcher stops
 	// fetching (HERALD_MAX_IN_FLIGHT). Default: 256.

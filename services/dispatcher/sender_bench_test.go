@@ -45,13 +45,15 @@ func BenchmarkSend(b *testing.B) {
 	})
 	b.Run("signed", func(b *testing.B) {
 		s := newSender(ssrf.Policy{AllowLoopback: true}.Guard(), 10*time.Second, 256, 256)
+		ctx, cancel := context.WithCancel(context.Background()) // as a consumer's: it can end
+		defer cancel()
 		sub := &subscription{id: "sub_1", target: target, key: bytes.Repeat([]byte{7}, 32)}
 		b.SetParallelism(concurrency)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				body, ct := payload(job, "")
-				res := s.send(context.Background(), target, signedHeaders(sub, job, ct, body, time.Now()), body)
+				res := s.send(ctx, target, signedHeaders(sub, job, ct, body, time.Now()), body)
 				if !res.delivered() {
 					b.Error(res.err)
 					return

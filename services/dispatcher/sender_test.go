@@ -155,3 +155,48 @@ func TestNoConnectionChurnAcrossEndpoints(t *testing.T) {
 		t.Fatalf("%d new connections in 20 rounds after warm-up (%d before): kept-alive connections were closed", churn, before)
 	}
 }
+
+// TestSendTimeout: requests share deadline contexts by start time, but each still gets its
+// whole timeout (and at most deadlineSlotLength more): one started just before its slot ends,
+// one started while an earlier request is still waiting, and one after those timed out.
+func TestSendTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // hang until the client gives up or the test ends
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	const timeout = 200 * time.Millisecond
+	s := newSender(ssrf.Policy{AllowLoopback: true}.Guard(), timeout, 4, 4)
+	u, _ := url.Parse(srv.URL + "/hook")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	send := func(name string) {
+		start := time.Now()
+		r := s.send(ctx, u, http.Header{}, []byte(`{}`))
+		took := time.Since(start)
+		if r.errType != "timeout" {
+			t.Errorf("%s: %q (%v), want a timeout", name, r.errType, r.err)
+		}
+		if took < timeout || took > timeout+deadlineSlotLength+100*time.Millisecond {
+			t.Errorf("%s gave up after %v; the timeout is %v", name, took, timeout)
+		}
+	}
+	// Just before a slot's end, so that the slot's deadline is the nearest it can be.
+	time.Sleep(time.Until(time.Now().Truncate(deadlineSlotLength).Add(deadlineSlotLength - time.Millisecond)))
+	first := make(chan struct{})
+	go func() { defer close(first); send("the first request") }()
+	time.Sleep(timeout / 2)
+	send("a request started while the first waits")
+	<-first
+	send("a request after both")
+	// The consumer's context ending still ends a request at once.
+	cancel()
+	start := time.Now()
+	if r := s.send(ctx, u, http.Header{}, []byte(`{}`)); r.err == nil || time.Since(start) > timeout/2 {
+		t.Fatalf("after the parent ended: %v after %v", r.err, time.Since(start))
+	}
+}
