@@ -6,7 +6,7 @@ PKGS    := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 # FerretDB's PostgreSQL backend is not used; leaving it out saves build time.
 TAGS    := -tags ferretdb_no_postgresql
 
-.PHONY: run demo test test-faults test-short bench lint fmt proto build tidy clean chart-check
+.PHONY: run demo test test-faults test-short bench fuzz lint fmt proto build tidy clean chart-check
 
 ## run: the whole platform in one process on an embedded broker and store (data in .data/)
 run:
@@ -31,6 +31,10 @@ test-short:
 ## bench: benchmarks of every module
 bench:
 	./scripts/test.sh -bench
+
+## fuzz: every go test -fuzz target for FUZZTIME each (default 30s); not run by CI
+fuzz:
+	./scripts/fuzz.sh
 
 ## lint: gofmt and go vet
 lint:
