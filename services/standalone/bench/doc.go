@@ -13,5 +13,7 @@
 // (FerretDB) run in a child process, herald-bench itself started with a hidden first argument
 // (see ServeStandinsIfChild), so that their heap and collector are their own, as a real broker's
 // would be, on one P (kfake serves every request on one goroutine). CPU per delivery counts
-// both processes and gives the child's share; bytes allocated and peak RSS are this process's.
+// both processes and gives the child's share and this process's garbage collector's; bytes
+// allocated and peak RSS are this process's. The receivers count the connections they accept:
+// a sender that keeps its connections alive opens none once warm.
 package bench
