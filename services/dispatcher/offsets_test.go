@@ -12,48 +12,60 @@ func msgAt(partition int, offset int64) kafka.Message {
 }
 
 // TestOffsetsCommitOnlyFinishedPrefixes finishes messages in a random order, many times over
-// a queue that fills, drains and wraps: the commit point is always the end of the longest
-// finished prefix, never beyond an unfinished message.
+// a queue that fills, drains and wraps, against a model: after every finish the commit point is
+// exactly the end of the longest finished prefix of what was added (never beyond an unfinished
+// message, never short of it).
 func TestOffsetsCommitOnlyFinishedPrefixes(t *testing.T) {
 	o := newOffsets()
 	rng := rand.New(rand.NewPCG(1, 2))
 	next, committed := int64(0), int64(-1)
-	var inFlight []int64
+	var added []int64            // in order
+	finished := map[int64]bool{} // of added
+	var unfinished []int64
+	expected := func() int64 { // the end of the longest finished prefix, or -1
+		end := int64(-1)
+		for _, off := range added {
+			if !finished[off] {
+				break
+			}
+			end = off
+		}
+		return end
+	}
 	for round := range 200 {
 		for range rng.IntN(50) {
 			o.add(msgAt(0, next))
-			inFlight = append(inFlight, next)
+			added = append(added, next)
+			unfinished = append(unfinished, next)
 			next += 1 + int64(rng.IntN(3)) // offsets need not be contiguous (compaction, markers)
 		}
-		rng.Shuffle(len(inFlight), func(i, j int) { inFlight[i], inFlight[j] = inFlight[j], inFlight[i] })
-		k := rng.IntN(len(inFlight) + 1)
-		for _, off := range inFlight[:k] {
-			m, ok := o.finish(msgAt(0, off))
-			if ok {
+		rng.Shuffle(len(unfinished), func(i, j int) { unfinished[i], unfinished[j] = unfinished[j], unfinished[i] })
+		k := rng.IntN(len(unfinished) + 1)
+		for _, off := range unfinished[:k] {
+			finished[off] = true
+			if m, ok := o.finish(msgAt(0, off)); ok {
 				if m.Offset <= committed {
 					t.Fatalf("round %d: the commit point went back from %d to %d", round, committed, m.Offset)
 				}
 				committed = m.Offset
 			}
-		}
-		inFlight = inFlight[k:]
-		for _, off := range inFlight {
-			if off <= committed {
-				t.Fatalf("round %d: committed %d past unfinished %d", round, committed, off)
+			if want := expected(); committed != want {
+				t.Fatalf("round %d: commit point %d, want %d", round, committed, want)
 			}
 		}
-		if got := o.pending(); got < len(inFlight) {
-			t.Fatalf("round %d: %d pending, %d unfinished", round, got, len(inFlight))
+		unfinished = unfinished[k:]
+		if got := o.pending(); got < len(unfinished) {
+			t.Fatalf("round %d: %d pending, %d unfinished", round, got, len(unfinished))
 		}
 	}
 	// Finish the rest: everything is committed.
-	for _, off := range inFlight {
+	for _, off := range unfinished {
 		if m, ok := o.finish(msgAt(0, off)); ok {
 			committed = m.Offset
 		}
 	}
-	if o.pending() != 0 || (next > 0 && committed < 0) {
-		t.Fatalf("%d pending, committed %d of %d", o.pending(), committed, next)
+	if o.pending() != 0 || len(added) == 0 || committed != added[len(added)-1] {
+		t.Fatalf("%d pending, committed %d, last added %v", o.pending(), committed, added[len(added)-1:])
 	}
 }
 

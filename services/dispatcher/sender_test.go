@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,8 +158,8 @@ func TestNoConnectionChurnAcrossEndpoints(t *testing.T) {
 }
 
 // TestSendTimeout: requests share deadline contexts by start time, but each still gets its
-// whole timeout (and at most deadlineSlotLength more): one started just before its slot ends,
-// one started while an earlier request is still waiting, and one after those timed out.
+// whole timeout (and at most deadlineSlotLength more): one started in another's slot just before
+// the slot ends, one started while those wait (in a slot of its own), and one after all of them.
 func TestSendTimeout(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -181,22 +182,63 @@ func TestSendTimeout(t *testing.T) {
 		if r.errType != "timeout" {
 			t.Errorf("%s: %q (%v), want a timeout", name, r.errType, r.err)
 		}
-		if took < timeout || took > timeout+deadlineSlotLength+100*time.Millisecond {
+		if took < timeout || took > timeout+deadlineSlotLength+time.Second {
 			t.Errorf("%s gave up after %v; the timeout is %v", name, took, timeout)
 		}
 	}
-	// Just before a slot's end, so that the slot's deadline is the nearest it can be.
-	time.Sleep(time.Until(time.Now().Truncate(deadlineSlotLength).Add(deadlineSlotLength - time.Millisecond)))
-	first := make(chan struct{})
-	go func() { defer close(first); send("the first request") }()
+	var wg sync.WaitGroup
+	wg.Go(func() { send("the first request") })
+	time.Sleep(deadlineSlotLength - 2*time.Millisecond)
+	wg.Go(func() { send("a request in the first's slot, near its end") })
 	time.Sleep(timeout / 2)
-	send("a request started while the first waits")
-	<-first
-	send("a request after both")
+	send("a request started while the first two wait")
+	wg.Wait()
+	send("a request after all of them")
 	// The consumer's context ending still ends a request at once.
 	cancel()
 	start := time.Now()
 	if r := s.send(ctx, u, http.Header{}, []byte(`{}`)); r.err == nil || time.Since(start) > timeout/2 {
 		t.Fatalf("after the parent ended: %v after %v", r.err, time.Since(start))
+	}
+}
+
+// TestDeadlineSlotsAreFreed: a slot's context (and its timer) is cancelled as soon as a newer
+// slot has replaced it and its last request is over, not only at its deadline; a stopped
+// consumer's slot is dropped.
+func TestDeadlineSlotsAreFreed(t *testing.T) {
+	d := deadlines{timeout: time.Hour, slots: map[context.Context]*deadlineSlot{}}
+	parent, stop := context.WithCancel(context.Background())
+	t0 := time.Now()
+	a := d.acquire(parent, t0)
+	b := d.acquire(parent, t0.Add(deadlineSlotLength/2))
+	if a != b {
+		t.Fatal("two requests 5ms apart got different slots")
+	}
+	c := d.acquire(parent, t0.Add(2*deadlineSlotLength))
+	if c == a {
+		t.Fatal("a request after the slot's end got the old slot")
+	}
+	d.release(a)
+	if a.ctx.Err() != nil {
+		t.Fatal("a slot was cancelled while a request still used it")
+	}
+	d.release(b)
+	if a.ctx.Err() == nil {
+		t.Fatal("a replaced slot outlived its last request")
+	}
+	d.release(c)
+	if c.ctx.Err() != nil {
+		t.Fatal("the current slot was cancelled with nothing newer to replace it")
+	}
+	e := d.acquire(parent, t0.Add(4*deadlineSlotLength))
+	if c.ctx.Err() == nil {
+		t.Fatal("an unused slot outlived its replacement")
+	}
+	d.release(e)
+	stop()
+	other := context.Background()
+	d.release(d.acquire(other, t0.Add(5*deadlineSlotLength)))
+	if _, kept := d.slots[parent]; kept || len(d.slots) != 1 {
+		t.Fatalf("a stopped consumer's slot was kept: %d slots", len(d.slots))
 	}
 }

@@ -90,8 +90,10 @@ type Phase struct {
 	// AllocKiB is what this process allocated per item (its services, receivers and baseline
 	// loop; not the stand-ins): the collector's work grows with it.
 	AllocKiB float64 `json:"alloc_kib_per_item"`
-	// GCus is the part of CPUus this process's garbage collector used (runtime/metrics'
-	// estimate: marking in the background and in assists, sweeping, pauses).
+	// GCus is this process's garbage collector's CPU per item: runtime/metrics'
+	// /cpu/classes/gc/total, an estimate that counts pauses as every P's time and moves only at
+	// the end of a cycle (so a cycle spanning two phases lands in the later one). Compare it
+	// between runs of a phase, not with CPUus.
 	GCus       float64 `json:"gc_cpu_us_per_item"`
 	Duplicates int64   `json:"duplicates,omitempty"`
 	// Connections is how many TCP connections the receivers accepted during the phase: a
