@@ -12,8 +12,10 @@ var (
 	ErrUnauthenticated = errors.New("registry: unauthenticated")
 	ErrForbidden       = errors.New("registry: permission denied")
 	ErrNotFound        = errors.New("registry: not found")
-	ErrConflict        = errors.New("registry: conflict")
-	ErrUnavailable     = errors.New("registry: unavailable")
+	// ErrMethodNotAllowed: the path exists, but not for this method (HTTP 405, with Allow).
+	ErrMethodNotAllowed = errors.New("registry: method not allowed")
+	ErrConflict         = errors.New("registry: conflict")
+	ErrUnavailable      = errors.New("registry: unavailable")
 )
 
 // Error is an API error: its kind, the request field it is about (JSON name, with indexes, e.g.
@@ -44,6 +46,8 @@ func (e *Error) code() string {
 		return "permission_denied"
 	case ErrNotFound:
 		return "not_found"
+	case ErrMethodNotAllowed:
+		return "method_not_allowed"
 	case ErrConflict:
 		return "conflict"
 	case ErrUnavailable:

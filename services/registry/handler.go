@@ -148,6 +148,32 @@ func (h *handler) actions(mux *http.ServeMux, pattern string, byName map[string]
 	})
 }
 
+// unrouted serves mux, answering what it has no route for in the API's error shape instead of
+// ServeMux's plain text: 404 not_found, or 405 method_not_allowed with an Allow header when the
+// path has routes for other methods.
+func (h *handler) unrouted(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			h.writeError(w, r, newError(ErrMethodNotAllowed, "", "%s is not served for %s; it is for %s", r.URL.Path, r.Method, strings.Join(allowed, ", ")))
+			return
+		}
+		h.writeError(w, r, notFound("", "no route %s %s (the API's routes are in docs/openapi.json)", r.Method, r.URL.Path))
+	})
+}
+
 // actionID is the id part of an "{idAction}" segment.
 func actionID(r *http.Request) string {
 	id, _, _ := strings.Cut(r.PathValue("idAction"), ":")
@@ -361,6 +387,8 @@ func httpStatus(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, ErrMethodNotAllowed):
+		return http.StatusMethodNotAllowed
 	case errors.Is(err, ErrConflict):
 		return http.StatusConflict
 	case errors.Is(err, ErrUnavailable):

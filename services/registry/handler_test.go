@@ -1,7 +1,10 @@
 package registry
 
 import (
+	"encoding/json"
 	"errors"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -63,6 +66,43 @@ func TestHTTPStatusAndGRPCCodeCoverEveryKind(t *testing.T) {
 		}
 		if (&Error{Kind: k}).code() == "internal" {
 			t.Errorf("%v has no code", k)
+		}
+	}
+}
+
+// TestUnroutedRequestsGetJSONErrors: a path with no route is a JSON 404 and a path served for
+// other methods a JSON 405 with Allow, in the API's error shape; routed requests pass through.
+func TestUnroutedRequestsGetJSONErrors(t *testing.T) {
+	h := &handler{api: &API{adminToken: "adm_unrouted_test_token_0123456789"}, log: slog.New(slog.DiscardHandler)}
+	mux := http.NewServeMux()
+	h.routes(mux)
+	srv := httptest.NewServer(h.unrouted(mux))
+	defer srv.Close()
+	for _, c := range []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{"GET", "/v1/nope", http.StatusNotFound, "not_found", ""},
+		{"DELETE", "/v1/apps", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD, POST"},
+		{"PUT", "/v1/subscriptions/sub_1", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD, POST, PATCH, DELETE"}, // POST: its :actions
+		{"GET", "/v1/apps", http.StatusUnauthorized, "unauthenticated", ""},                                                     // routed: its own answer
+		{"POST", "/v1/subscriptions/sub_1:nope", http.StatusNotFound, "not_found", ""},
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		decodeErr := json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if res.StatusCode != c.status || decodeErr != nil || body.Error.Code != c.code || body.Error.Message == "" ||
+			res.Header.Get("Content-Type") != "application/json" || res.Header.Get("Allow") != c.allow {
+			t.Errorf("%s %s: %d %q allow %q (%v), want %d %s allow %q", c.method, c.path, res.StatusCode, body.Error.Code,
+				res.Header.Get("Allow"), decodeErr, c.status, c.code, c.allow)
 		}
 	}
 }

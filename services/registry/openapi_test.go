@@ -933,7 +933,8 @@ func TestOpenAPIErrorsMatchWriteError(t *testing.T) {
 	for _, err := range []error{
 		&Error{Kind: ErrInvalid, Field: "events[0].name", Message: "m"}, &Error{Kind: ErrUnauthenticated, Message: "m"},
 		&Error{Kind: ErrForbidden, Message: "m"}, &Error{Kind: ErrNotFound, Message: "m"},
-		&Error{Kind: ErrConflict, Message: "m"}, &Error{Kind: ErrUnavailable, Message: "m"}, errors.New("not an API error"),
+		&Error{Kind: ErrConflict, Message: "m"}, &Error{Kind: ErrUnavailable, Message: "m"},
+		&Error{Kind: ErrMethodNotAllowed, Message: "m"}, errors.New("not an API error"),
 	} {
 		rec := httptest.NewRecorder()
 		h.writeError(rec, httptest.NewRequest("GET", "/v1/x", nil), err)

@@ -125,11 +125,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Service, error) {
 	}
 
 	mux := http.NewServeMux()
-	(&handler{api: api, log: log}).routes(mux)
+	h := &handler{api: api, log: log}
+	h.routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	s.httpSrv = &http.Server{Handler: m.wrap(mux), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	s.httpSrv = &http.Server{Handler: m.wrap(h.unrouted(mux)), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	auth := grpcAuth{api: api, log: log}
 	s.grpcSrv = grpc.NewServer(grpc.ChainUnaryInterceptor(auth.unary), grpc.ChainStreamInterceptor(auth.stream))
