@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 fuzztime="${FUZZTIME:-30s}"
 tags=(-tags ferretdb_no_postgresql)
 found=0
-for mod in pkg services/registry services/matcher services/dispatcher; do
+# Every module of the workspace (go.work), so that a new module's targets are not left out.
+for mod in $(go list -m -f '{{.Dir}}'); do
 	while read -r pkg; do
 		targets=$(cd "$mod" && go test "${tags[@]}" -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
 		for t in $targets; do
 			found=$((found + 1))
-			echo "== $pkg $t ($fuzztime)"
+			echo "== ${mod#"$PWD"/} $pkg $t ($fuzztime)"
 			(cd "$mod" && go test "${tags[@]}" -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" "$pkg")
 		done
 	done < <(cd "$mod" && grep -l '^func Fuzz' --include='*_test.go' -r . | xargs -r -n1 dirname | sort -u)

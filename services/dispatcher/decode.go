@@ -16,11 +16,11 @@ const jobBodyField protowire.Number = 11
 // one, which is what decoding the whole does. value must not change while job is in use (the
 // fetched message's value, which nothing writes to).
 func decodeJob(value []byte, job *deliveryv1.Job) error {
-	proto.Reset(job) // as proto.Unmarshal does: the merges below start from an empty job
 	start, end, body, ok := bodyFieldOf(value)
 	if !ok {
 		return proto.Unmarshal(value, job) // no body, several, or malformed: the ordinary way
 	}
+	proto.Reset(job) // as proto.Unmarshal does: the merges below start from an empty job
 	merge := proto.UnmarshalOptions{Merge: true}
 	if err := merge.Unmarshal(value[:start], job); err != nil {
 		return err

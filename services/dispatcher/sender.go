@@ -37,8 +37,7 @@ func (r result) delivered() bool { return r.err == nil && r.status >= 200 && r.s
 // concurrency, dialling through the SSRF guard, never following redirects.
 type sender struct {
 	rt        http.RoundTripper
-	timeout   time.Duration
-	deadlines deadlines
+	deadlines deadlines // each request's context, ending after the timeout
 }
 
 func newSender(guard ssrf.Guard, timeout time.Duration, maxInFlight, maxPerEndpoint int) *sender {
@@ -66,7 +65,7 @@ func newSender(guard ssrf.Guard, timeout time.Duration, maxInFlight, maxPerEndpo
 	// The Transport is called directly rather than through an http.Client: redirects are
 	// never followed and there is no cookie jar, and the Client would copy every request's
 	// headers in case of a redirect.
-	return &sender{timeout: timeout, rt: tr, deadlines: deadlines{timeout: timeout, slots: map[context.Context]*deadlineSlot{}}}
+	return &sender{rt: tr, deadlines: deadlines{timeout: timeout, slots: map[context.Context]*deadlineSlot{}}}
 }
 
 // send POSTs body to target with headers and classifies the outcome. target was parsed once,
