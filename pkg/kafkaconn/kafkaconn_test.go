@@ -4,13 +4,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/heraldhq/herald/pkg/envconfig"
 	"github.com/heraldhq/herald/pkg/kafkaconn"
 )
 
-func load(env map[string]string) kafkaconn.Security {
+func load(env map[string]string) kafkaconn.Settings {
 	l := envconfig.Loader{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	var s kafkaconn.Security
+	var s kafkaconn.Settings
 	kafkaconn.Load(&l, &s)
 	return s
 }
@@ -20,6 +22,7 @@ func TestValidateNamesTheBadSetting(t *testing.T) {
 		"HERALD_KAFKA_SASL_MECHANISM=GSSAPI":    "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
 		"HERALD_KAFKA_SASL_MECHANISM=PLAIN":     "HERALD_KAFKA_SASL_USERNAME",
 		"HERALD_KAFKA_TLS_CA_FILE=/nonexistent": "HERALD_KAFKA_TLS_CA_FILE",
+		"HERALD_KAFKA_COMPRESSION=brotli":       "HERALD_KAFKA_COMPRESSION: must be none, gzip, snappy, lz4 or zstd",
 	} {
 		k, v, _ := strings.Cut(env, "=")
 		err := load(map[string]string{k: v}).Validate()
@@ -40,7 +43,24 @@ func TestValidateNamesTheBadSetting(t *testing.T) {
 	if err != nil || tr.TLS == nil || tr.SASL == nil {
 		t.Fatalf("transport %+v, %v", tr, err)
 	}
-	if d, _ := (kafkaconn.Security{}).Dialer(); d.TLS != nil || d.SASLMechanism != nil {
+	if d, _ := (kafkaconn.Settings{}).Dialer(); d.TLS != nil || d.SASLMechanism != nil {
 		t.Fatal("the zero value is not plaintext without SASL")
+	}
+}
+
+func TestCodec(t *testing.T) {
+	for setting, want := range map[string]kafka.Compression{
+		"": kafka.Lz4, "lz4": kafka.Lz4, "none": 0, " ZSTD ": kafka.Zstd, "snappy": kafka.Snappy, "gzip": kafka.Gzip,
+	} {
+		s := load(map[string]string{"HERALD_KAFKA_COMPRESSION": setting})
+		if err := s.Validate(); err != nil {
+			t.Errorf("%q: %v", setting, err)
+		}
+		if got := s.Codec(); got != want {
+			t.Errorf("%q: codec %v, want %v", setting, got, want)
+		}
+	}
+	if got := (kafkaconn.Settings{}).Codec(); got != kafka.Lz4 {
+		t.Errorf("the zero value's codec is %v, want lz4", got)
 	}
 }

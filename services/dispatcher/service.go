@@ -86,6 +86,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		BatchSize:              kafkabatch.ProduceBatchSize,
 		BatchBytes:             kafkabatch.MaxBatchBytes,
 		BatchTimeout:           time.Millisecond,
+		Compression:            cfg.Kafka.Codec(),
 		AllowAutoTopicCreation: true,
 	}
 	s.engine = &engine{

@@ -18,10 +18,11 @@ type Config struct {
 	// KafkaBrokers are the bootstrap addresses (HERALD_KAFKA_BROKERS, comma-separated).
 	// Default: none, required.
 	KafkaBrokers []string
-	// Kafka is TLS and SASL for the brokers (HERALD_KAFKA_TLS, HERALD_KAFKA_TLS_CA_FILE,
-	// HERALD_KAFKA_SASL_MECHANISM, HERALD_KAFKA_SASL_USERNAME, HERALD_KAFKA_SASL_PASSWORD).
-	// Default: plaintext, no SASL.
-	Kafka kafkaconn.Security
+	// Kafka is TLS and SASL for the brokers and the compression of what this service produces
+	// (HERALD_KAFKA_TLS, HERALD_KAFKA_TLS_CA_FILE, HERALD_KAFKA_SASL_MECHANISM,
+	// HERALD_KAFKA_SASL_USERNAME, HERALD_KAFKA_SASL_PASSWORD, HERALD_KAFKA_COMPRESSION).
+	// Default: plaintext, no SASL, lz4.
+	Kafka kafkaconn.Settings
 	// TopicPrefix prefixes every topic, input and Herald's own (HERALD_TOPIC_PREFIX). Default: "".
 	TopicPrefix string
 	// GroupID is the consumer group of all matchers (HERALD_MATCHER_GROUP). Default: "herald-matcher".

@@ -226,6 +226,31 @@ func TestOS1FiltersEndToEnd(t *testing.T) {
 	}
 }
 
+// TestEveryCompressionCodec: with each HERALD_KAFKA_COMPRESSION the matcher's jobs reach
+// herald.deliveries and read back whole.
+func TestEveryCompressionCodec(t *testing.T) {
+	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		t.Run(codec, func(t *testing.T) {
+			w := newWorld(t)
+			w.setupOS1()
+			m := w.startMatcher(testenv.UniqueName("g"), func(c *matcher.Config) { c.Kafka.Compression = codec })
+			testenv.Produce(t, w.brokers, w.names.Topic("participant"),
+				event("u1", "userCreatedEvent", `,"bio":"`+strings.Repeat("long and repetitive ", 200)+`"`), event("u2", "userUpdatedEvent", ""))
+			testenv.Eventually(t, 30*time.Second, "2 messages are handled", func() bool { return m.Handled() >= 2 })
+			jobs := w.jobs()
+			if len(jobs) != 2 {
+				t.Fatalf("%d jobs, want 2", len(jobs))
+			}
+			for _, j := range jobs {
+				var body map[string]any
+				if err := json.Unmarshal(j.GetBody(), &body); err != nil || body["userId"] == nil {
+					t.Fatalf("job %s: body %q: %v", j.GetDeliveryId(), j.GetBody(), err)
+				}
+			}
+		})
+	}
+}
+
 func TestKcatProducer(t *testing.T) {
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {

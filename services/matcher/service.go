@@ -127,6 +127,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		BatchSize:              kafkabatch.ProduceBatchSize,
 		BatchBytes:             kafkabatch.MaxBatchBytes,
 		BatchTimeout:           2 * time.Millisecond,
+		Compression:            cfg.Kafka.Codec(),
 		AllowAutoTopicCreation: true,
 	}
 	s.cons = &consumer{

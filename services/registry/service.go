@@ -118,6 +118,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Service, error) {
 			Balancer:               &kafka.Hash{},
 			RequiredAcks:           kafka.RequireAll,
 			BatchTimeout:           time.Millisecond,
+			Compression:            cfg.Kafka.Codec(),
 			AllowAutoTopicCreation: true,
 		}
 		api.jobs, api.names = s.writer, names

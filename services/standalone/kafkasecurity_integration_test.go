@@ -55,7 +55,7 @@ func TestServicesReachATLSAndSASLBroker(t *testing.T) {
 	}
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
-	good := kafkaconn.Security{TLS: true, TLSCAFile: caFile, SASLMechanism: "SCRAM-SHA-256", SASLUsername: "herald", SASLPassword: "s3cret"}
+	good := kafkaconn.Settings{TLS: true, TLSCAFile: caFile, SASLMechanism: "SCRAM-SHA-256", SASLUsername: "herald", SASLPassword: "s3cret"}
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestServicesReachATLSAndSASLBroker(t *testing.T) {
 		t.Fatalf("consuming with TLS and SCRAM: %q, %v", m.Value, err)
 	}
 
-	for name, bad := range map[string]kafkaconn.Security{
+	for name, bad := range map[string]kafkaconn.Settings{
 		"wrong password": {TLS: true, TLSCAFile: caFile, SASLMechanism: "SCRAM-SHA-256", SASLUsername: "herald", SASLPassword: "nope"},
 		"no SASL":        {TLS: true, TLSCAFile: caFile},
 		"no TLS":         {SASLMechanism: "SCRAM-SHA-256", SASLUsername: "herald", SASLPassword: "s3cret"},

@@ -128,6 +128,7 @@ HERALD_SHUTDOWN_TIMEOUT: {{ $c.shutdownTimeout | quote }}
 HERALD_TOPIC_PREFIX: {{ $v.topics.prefix | quote }}
 HERALD_KAFKA_BROKERS: {{ join "," $v.kafka.brokers | quote }}
 HERALD_KAFKA_TLS: {{ $v.kafka.tls.enabled | toString | quote }}
+HERALD_KAFKA_COMPRESSION: {{ $v.kafka.compression | default "lz4" | quote }}
 {{- if $v.kafka.sasl.mechanism }}
 HERALD_KAFKA_SASL_MECHANISM: {{ $v.kafka.sasl.mechanism | quote }}
 HERALD_KAFKA_SASL_USERNAME: {{ $v.kafka.sasl.username | quote }}
