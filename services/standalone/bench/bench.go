@@ -42,7 +42,7 @@ type Options struct {
 	PacedFraction float64 // paced run's rate as a fraction of the saturated throughput [0.5]
 	PacedSeconds  float64 // length of the paced run [5]
 	Only          string  // run the baseline and this phase alone: e2e, matcher or dispatcher [all]
-	Rounds        int     // saturated end-to-end rounds, each after its own baseline [3]
+	Rounds        int     // saturated end-to-end rounds, each after its own baseline [5]
 	InProcess     bool    // run the broker and the store in this process, not a child process [false]
 	Log           *slog.Logger
 	Progress      io.Writer `json:"-"` // round-by-round figures [discarded]
@@ -59,7 +59,7 @@ func (o *Options) defaults() {
 	def(&o.Receivers, 10)
 	def(&o.BodyBytes, 1024)
 	def(&o.Concurrency, 128)
-	def(&o.Rounds, 3)
+	def(&o.Rounds, 5)
 	if o.PacedFraction <= 0 {
 		o.PacedFraction = 0.5
 	}

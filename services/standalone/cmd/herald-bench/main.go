@@ -23,7 +23,7 @@ func main() {
 	flag.IntVar(&o.Subscriptions, "subscriptions", 100, "subscriptions to the benchmark event")
 	flag.Float64Var(&o.PacedSeconds, "paced-seconds", 5, "length of the paced (latency) run")
 	flag.StringVar(&o.Only, "only", "", "run the baseline and this phase alone: e2e, matcher or dispatcher")
-	flag.IntVar(&o.Rounds, "rounds", 3, "saturated end-to-end rounds, each right after a baseline of its own; the median is reported")
+	flag.IntVar(&o.Rounds, "rounds", 5, "saturated end-to-end rounds, each right after a baseline of its own; the median is reported")
 	flag.BoolVar(&o.InProcess, "in-process", false, "run the broker and the store in this process instead of a child process")
 	verbose := flag.Bool("v", false, "log the services' warnings to stderr")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
