@@ -45,7 +45,8 @@ step "helm: $helm ($("$helm" version --template '{{.Version}}'))"
 features=(--set serviceMonitor.enabled=true --set registry.ingress.enabled=true
   --set topics.create.enabled=true --set topics.create.inputTopics=true
   --set registry.autoscaling.enabled=true --set matcher.autoscaling.enabled=true
-  --set dispatcher.autoscaling.enabled=true --set kafka.tls.enabled=true)
+  --set dispatcher.autoscaling.enabled=true --set kafka.tls.enabled=true
+  --set kafka.tls.caSecret.name=kafka-cluster-ca-cert)
 step "helm lint --strict"
 "$helm" lint --strict "$chart" >"$work/lint.log" 2>&1 || { cat "$work/lint.log"; die "helm lint failed (default values)"; }
 "$helm" lint --strict "$chart" -f "$chart/ci/production-values.yaml" >"$work/lint.log" 2>&1 || { cat "$work/lint.log"; die "helm lint failed (production values)"; }
@@ -105,6 +106,8 @@ expect_fail "additional properties 'registy'" --set registy.replicas=3
 expect_fail "strictly increasing" --set 'dispatcher.retryTiers={0s,5m,1m}'
 expect_fail "needs secrets.existingSecret" --set topics.create.enabled=true --set kafka.sasl.mechanism=PLAIN \
   --set kafka.sasl.username=u --set kafka.sasl.password=p
+expect_fail "/kafka/tls/enabled" --set kafka.tls.caSecret.name=kafka-cluster-ca-cert
+expect_fail "$schema" --set kafka.compression=brotli
 
 # --- 5. deploy/ ---------------------------------------------------------------------------------
 step "deploy/: Dockerfiles, compose.yaml, topic script"

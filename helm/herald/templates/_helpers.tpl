@@ -129,6 +129,9 @@ HERALD_TOPIC_PREFIX: {{ $v.topics.prefix | quote }}
 HERALD_KAFKA_BROKERS: {{ join "," $v.kafka.brokers | quote }}
 HERALD_KAFKA_TLS: {{ $v.kafka.tls.enabled | toString | quote }}
 HERALD_KAFKA_COMPRESSION: {{ $v.kafka.compression | default "lz4" | quote }}
+{{- if $v.kafka.tls.caSecret.name }}
+HERALD_KAFKA_TLS_CA_FILE: {{ include "herald.kafkaCAFile" .root | quote }}
+{{- end }}
 {{- if $v.kafka.sasl.mechanism }}
 HERALD_KAFKA_SASL_MECHANISM: {{ $v.kafka.sasl.mechanism | quote }}
 HERALD_KAFKA_SASL_USERNAME: {{ $v.kafka.sasl.username | quote }}
@@ -191,3 +194,28 @@ HERALD_KAFKA_SESSION_TIMEOUT: {{ $c.sessionTimeout | quote }}
     secretKeyRef: {name: {{ $secret }}, key: {{ $v.secrets.keys.kafkaSaslPassword }}}
 {{- end }}
 {{- end -}}
+
+{{/*
+herald.kafkaCAFile is where the brokers' CA bundle (kafka.tls.caSecret) is mounted.
+*/}}
+{{- define "herald.kafkaCAFile" -}}
+/etc/herald/kafka-ca/{{ .Values.kafka.tls.caSecret.key }}
+{{- end }}
+
+{{/*
+herald.kafkaCAMount and herald.kafkaCAVolume mount kafka.tls.caSecret read-only (when it is set).
+*/}}
+{{- define "herald.kafkaCAMount" -}}
+- name: kafka-ca
+  mountPath: /etc/herald/kafka-ca
+  readOnly: true
+{{- end }}
+
+{{- define "herald.kafkaCAVolume" -}}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafka.tls.caSecret.name }}
+    items:
+      - key: {{ .Values.kafka.tls.caSecret.key }}
+        path: {{ .Values.kafka.tls.caSecret.key }}
+{{- end }}

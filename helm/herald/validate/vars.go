@@ -33,8 +33,8 @@ var secretVars = map[string]bool{
 var plannedVars = map[string][]string{}
 
 // defaultedVars are read by a service but deliberately left to its default by the chart.
-// HERALD_KAFKA_TLS_CA_FILE: TLS verifies brokers against the image's system roots unless a CA
-// file is mounted, which the chart does not do.
+// HERALD_KAFKA_TLS_CA_FILE: TLS verifies brokers against the image's system roots unless
+// kafka.tls.caSecret is set, which mounts a CA bundle and renders the variable.
 var defaultedVars = map[string][]string{
 	"registry":   {"HERALD_ALLOW_LOOPBACK", "HERALD_KAFKA_TLS_CA_FILE"},                    // loopback: standalone only
 	"matcher":    {"HERALD_KAFKA_TLS_CA_FILE"},                                             //
