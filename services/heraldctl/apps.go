@@ -162,3 +162,33 @@ func appsRotateKeyCmd() *command {
 		},
 	}
 }
+
+func appsDeleteCmd() *command {
+	return &command{
+		name:    "apps delete",
+		args:    "APP_ID",
+		summary: "delete an app with its key, app config, subscriptions and the subscriptions to it (operator; admin token); refused while it has registered events",
+		minArgs: 1, maxArgs: 1,
+		run: func(ctx context.Context, c *cli, args []string) error {
+			if err := c.needToken(); err != nil {
+				return err
+			}
+			data, err := c.call(ctx, http.MethodDelete, "/v1/apps/"+pathEscape(args[0]), nil)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(data)
+			}
+			var r struct {
+				AppID                string `json:"appId"`
+				DeletedSubscriptions int    `json:"deletedSubscriptions"`
+			}
+			if err := decode(data, &r); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "Deleted app %s and %d subscriptions.\n", r.AppID, r.DeletedSubscriptions)
+			return nil
+		},
+	}
+}

@@ -74,7 +74,7 @@ type command struct {
 // Run gets its own).
 func commands() []*command {
 	return []*command{
-		appsCreateCmd(), appsListCmd(), appsGrantCmd(true), appsGrantCmd(false), appsRotateKeyCmd(),
+		appsCreateCmd(), appsListCmd(), appsGrantCmd(true), appsGrantCmd(false), appsRotateKeyCmd(), appsDeleteCmd(),
 		applyCmd(),
 		eventsListCmd(),
 		subscribeCmd(),

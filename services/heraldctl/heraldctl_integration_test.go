@@ -297,6 +297,25 @@ func TestCLIAgainstStandalone(t *testing.T) {
 		}
 	})
 
+	t.Run("apps delete", func(t *testing.T) {
+		r := run(t, as(h.token, "--output", "json", "apps", "create", "--name", "short-lived")...)
+		var app struct{ ID, APIKey string }
+		if err := json.Unmarshal([]byte(r.stdout), &app); r.code != 0 || err != nil {
+			t.Fatalf("apps create: %v\n%s", err, r)
+		}
+		r = run(t, as(h.token, "apps", "delete", app.ID)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "Deleted app "+app.ID+" and 0 subscriptions.") {
+			t.Fatalf("apps delete: %s", r)
+		}
+		if r := run(t, as(app.APIKey, "subscriptions", "list")...); r.code != 1 || !strings.Contains(r.stderr, "401") {
+			t.Fatalf("a deleted app's key still works: %s", r)
+		}
+		r = run(t, as(h.token, "apps", "delete", pubID)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "409") || !strings.Contains(r.stderr, "registered events") {
+			t.Fatalf("deleting a publisher with events: %s", r)
+		}
+	})
+
 	t.Run("demo", func(t *testing.T) {
 		// No --token: the demo reads the admin token from the data folder, as after make run.
 		r := run(t, append(server, "demo", "--kafka", h.broker, "--data-dir", h.dataDir)...)

@@ -162,6 +162,57 @@ func (a *API) RotateAppKey(ctx context.Context, req *registryv1.RotateAppKeyRequ
 	return &registryv1.CreateAppResponse{Id: req.GetId(), ApiKey: key}, nil
 }
 
+// DeleteApp deletes an app (admin): its subscriptions and the subscriptions to it first, then its
+// app config, then the app and with it its API key. It refuses while the app has registered
+// events: deleting a publisher's events stops other apps' deliveries, so that stays a step of
+// its own (bulkDelete). Each step is recorded as a configuration change, so matchers and
+// dispatchers drop what is gone; a delete that fails half way can be sent again.
+func (a *API) DeleteApp(ctx context.Context, req *registryv1.DeleteAppRequest) (*registryv1.DeleteAppResponse, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := a.store.App(ctx, req.GetAppId()); errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("appId", "no app %q", req.GetAppId())
+	} else if err != nil {
+		return nil, err
+	}
+	events, err := a.store.AppEvents(ctx, []string{req.GetAppId()})
+	if err != nil {
+		return nil, err
+	}
+	if len(events) > 0 {
+		return nil, conflict("appId", "app %q has %d registered events (the first: %q on topic %q); delete them first with POST /v1/topics/{topic}/events:bulkDelete",
+			req.GetAppId(), len(events), events[0].Name, events[0].Topic)
+	}
+	subs, err := a.store.AppSubscriptions(ctx, req.GetAppId())
+	if err != nil {
+		return nil, err
+	}
+	defer a.hub.nudge()
+	for _, sub := range subs {
+		if err := a.store.DeleteSubscription(ctx, sub.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	if err := a.store.DeleteAppConfig(ctx, req.GetAppId()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if err := a.store.DeleteApp(ctx, req.GetAppId()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	// A request its key authenticated just before the app went may have added a subscription.
+	late, err := a.store.AppSubscriptions(ctx, req.GetAppId())
+	if err != nil {
+		return nil, err
+	}
+	for _, sub := range late {
+		if err := a.store.DeleteSubscription(ctx, sub.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return &registryv1.DeleteAppResponse{AppId: req.GetAppId(), DeletedSubscriptions: int32(len(subs) + len(late))}, nil
+}
+
 // ListApps lists apps, oldest first (admin).
 func (a *API) ListApps(ctx context.Context, req *registryv1.ListAppsRequest) (*registryv1.ListAppsResponse, error) {
 	if err := requireAdmin(ctx); err != nil {

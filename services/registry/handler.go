@@ -45,6 +45,10 @@ func (h *handler) routes(mux *http.ServeMux) {
 		m.AppId = r.PathValue("appId")
 		return nil
 	}))
+	mux.Handle("DELETE /v1/apps/{appId}", route(h, http.StatusOK, a.DeleteApp, func(r *http.Request, m *registryv1.DeleteAppRequest) error {
+		m.AppId = r.PathValue("appId")
+		return nil
+	}))
 	h.actions(mux, "/v1/apps/{idAction}", map[string]http.Handler{
 		"rotateKey": route(h, http.StatusOK, a.RotateAppKey, func(r *http.Request, m *registryv1.RotateAppKeyRequest) error {
 			m.Id = actionID(r)

@@ -546,6 +546,18 @@ func TestGRPCSharesTheImplementation(t *testing.T) {
 }
 
 // recvStep reads the next WatchConfig message, failing after a generous deadline.
+// openWatch opens a WatchConfig stream with the admin token, closed when the test ends.
+func openWatch(t *testing.T, e *env) grpc.ServerStreamingClient[registryv1.WatchConfigResponse] {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stream, err := dialGRPC(t, e).WatchConfig(withKey(ctx, adminToken), &registryv1.WatchConfigRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}
+
 func recvStep(t *testing.T, stream grpc.ServerStreamingClient[registryv1.WatchConfigResponse]) *registryv1.WatchConfigResponse {
 	t.Helper()
 	type result struct {
@@ -620,6 +632,70 @@ func TestWatchConfig(t *testing.T) {
 	}
 }
 
+// TestDeleteApp: an app with events is refused; a subscriber goes with its key and its
+// subscriptions; a publisher whose events are gone takes the subscriptions to it along; the
+// watchers are told of every deletion.
+func TestDeleteApp(t *testing.T) {
+	e := newEnv(t)
+	pubID, pubKey := e.createApp("pub", "p")
+	subID, subKey := e.createApp("sub", "p")
+	otherID, otherKey := e.createApp("other", "p")
+	e.must(201, "POST", "/v1/appconfig", pubKey, map[string]any{"permissions": []string{"p"}})
+	e.must(201, "POST", "/v1/topics/participant/events", pubKey, os1Events)
+	subscribe := func(key string) string {
+		return e.must(201, "POST", "/v1/subscriptions", key, map[string]any{
+			"appId": pubID, "topic": "participant", "events": []string{"usercreated"}, "url": "https://hooks.example.com/x",
+		}).data()["id"].(string)
+	}
+	subSub, otherSub := subscribe(subKey), subscribe(otherKey)
+
+	stream := openWatch(t, e)
+	recvStep(t, stream) // the snapshot
+	// deleted holds the deletions the watcher was told of, as kind/id.
+	deleted := map[string]bool{}
+	awaitDeletions := func(want ...string) {
+		t.Helper()
+		for _, k := range want {
+			for !deleted[k] {
+				for _, d := range recvStep(t, stream).Deletions {
+					deleted[d.Kind.String()+"/"+d.Id] = true
+				}
+			}
+		}
+	}
+	const app, appConfig, subscription = "CONFIG_KIND_APP/", "CONFIG_KIND_APP_CONFIG/", "CONFIG_KIND_SUBSCRIPTION/"
+
+	e.must(403, "DELETE", "/v1/apps/"+subID, subKey, nil)
+	e.mustFail(404, "appId", "no app", "DELETE", "/v1/apps/app_nosuch", adminToken, nil)
+	e.mustFail(409, "appId", "2 registered events", "DELETE", "/v1/apps/"+pubID, adminToken, nil)
+
+	// The subscriber: its subscription and its key go; the other app's subscription stays.
+	d := e.must(200, "DELETE", "/v1/apps/"+subID, adminToken, nil).data()
+	if d["appId"] != subID || d["deletedSubscriptions"] != float64(1) {
+		t.Fatalf("delete the subscriber: %v", d)
+	}
+	e.must(401, "GET", "/v1/subscriptions", subKey, nil)
+	e.must(404, "GET", "/v1/subscriptions/"+subSub, adminToken, nil)
+	e.must(200, "GET", "/v1/subscriptions/"+otherSub, otherKey, nil)
+	awaitDeletions(subscription+subSub, app+subID)
+
+	// The publisher, once its events are gone: its app config and the subscriptions to it go too.
+	e.must(200, "POST", "/v1/topics/participant/events:bulkDelete", pubKey, map[string]any{"events": []string{"usercreated", "userupdated"}})
+	d = e.must(200, "DELETE", "/v1/apps/"+pubID, adminToken, nil).data()
+	if d["deletedSubscriptions"] != float64(1) {
+		t.Fatalf("delete the publisher: %v", d)
+	}
+	if subs := e.must(200, "GET", "/v1/subscriptions", otherKey, nil).data()["subscriptions"]; len(subs.([]any)) != 0 {
+		t.Fatalf("the other app still has subscriptions to the deleted publisher: %v", subs)
+	}
+	awaitDeletions(subscription+otherSub, appConfig+pubID, app+pubID)
+	e.mustFail(404, "appId", "no app", "DELETE", "/v1/apps/"+pubID, adminToken, nil)
+	apps := e.must(200, "GET", "/v1/apps", adminToken, nil).data()["apps"].([]any)
+	if len(apps) != 1 || apps[0].(map[string]any)["id"] != otherID {
+		t.Fatalf("apps left: %v", apps)
+	}
+}
+
 func TestWatchConfigSeesWritesOfAnotherReplica(t *testing.T) {
 	e := newEnv(t)
 	// A second registry on the same database, as a second replica would be.
@@ -627,13 +703,7 @@ func TestWatchConfigSeesWritesOfAnotherReplica(t *testing.T) {
 	other.start()
 	defer other.stop()
 
-	c := dialGRPC(t, e)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stream, err := c.WatchConfig(withKey(ctx, adminToken), &registryv1.WatchConfigRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := openWatch(t, e)
 	recvStep(t, stream)
 	id, _ := other.createApp("made elsewhere")
 	for {

@@ -434,6 +434,103 @@ func (x *RotateAppKeyRequest) GetId() string {
 	return ""
 }
 
+type DeleteAppRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAppRequest) Reset() {
+	*x = DeleteAppRequest{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAppRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAppRequest) ProtoMessage() {}
+
+func (x *DeleteAppRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAppRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAppRequest) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeleteAppRequest) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+type DeleteAppResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	AppId string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	// The subscriptions deleted with it: its own and those of other apps to its events.
+	DeletedSubscriptions int32 `protobuf:"varint,2,opt,name=deleted_subscriptions,json=deletedSubscriptions,proto3" json:"deleted_subscriptions,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *DeleteAppResponse) Reset() {
+	*x = DeleteAppResponse{}
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAppResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAppResponse) ProtoMessage() {}
+
+func (x *DeleteAppResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAppResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAppResponse) Descriptor() ([]byte, []int) {
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DeleteAppResponse) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *DeleteAppResponse) GetDeletedSubscriptions() int32 {
+	if x != nil {
+		return x.DeletedSubscriptions
+	}
+	return 0
+}
+
 type ListAppsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
@@ -444,7 +541,7 @@ type ListAppsRequest struct {
 
 func (x *ListAppsRequest) Reset() {
 	*x = ListAppsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +553,7 @@ func (x *ListAppsRequest) String() string {
 func (*ListAppsRequest) ProtoMessage() {}
 
 func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +566,7 @@ func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsRequest.ProtoReflect.Descriptor instead.
 func (*ListAppsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListAppsRequest) GetLimit() int32 {
@@ -496,7 +593,7 @@ type ListAppsResponse struct {
 
 func (x *ListAppsResponse) Reset() {
 	*x = ListAppsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +605,7 @@ func (x *ListAppsResponse) String() string {
 func (*ListAppsResponse) ProtoMessage() {}
 
 func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +618,7 @@ func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsResponse.ProtoReflect.Descriptor instead.
 func (*ListAppsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListAppsResponse) GetApps() []*App {
@@ -549,7 +646,7 @@ type PageMeta struct {
 
 func (x *PageMeta) Reset() {
 	*x = PageMeta{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +658,7 @@ func (x *PageMeta) String() string {
 func (*PageMeta) ProtoMessage() {}
 
 func (x *PageMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +671,7 @@ func (x *PageMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageMeta.ProtoReflect.Descriptor instead.
 func (*PageMeta) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{8}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PageMeta) GetNextPage() string {
@@ -605,7 +702,7 @@ type AppConfig struct {
 
 func (x *AppConfig) Reset() {
 	*x = AppConfig{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +714,7 @@ func (x *AppConfig) String() string {
 func (*AppConfig) ProtoMessage() {}
 
 func (x *AppConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +727,7 @@ func (x *AppConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppConfig.ProtoReflect.Descriptor instead.
 func (*AppConfig) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{9}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AppConfig) GetId() string {
@@ -678,7 +775,7 @@ type CreateAppConfigRequest struct {
 
 func (x *CreateAppConfigRequest) Reset() {
 	*x = CreateAppConfigRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +787,7 @@ func (x *CreateAppConfigRequest) String() string {
 func (*CreateAppConfigRequest) ProtoMessage() {}
 
 func (x *CreateAppConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +800,7 @@ func (x *CreateAppConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppConfigRequest.ProtoReflect.Descriptor instead.
 func (*CreateAppConfigRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{10}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateAppConfigRequest) GetPermissions() []string {
@@ -729,7 +826,7 @@ type CreateAppConfigResponse struct {
 
 func (x *CreateAppConfigResponse) Reset() {
 	*x = CreateAppConfigResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +838,7 @@ func (x *CreateAppConfigResponse) String() string {
 func (*CreateAppConfigResponse) ProtoMessage() {}
 
 func (x *CreateAppConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +851,7 @@ func (x *CreateAppConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppConfigResponse.ProtoReflect.Descriptor instead.
 func (*CreateAppConfigResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{11}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateAppConfigResponse) GetId() string {
@@ -772,7 +869,7 @@ type GetAppConfigRequest struct {
 
 func (x *GetAppConfigRequest) Reset() {
 	*x = GetAppConfigRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +881,7 @@ func (x *GetAppConfigRequest) String() string {
 func (*GetAppConfigRequest) ProtoMessage() {}
 
 func (x *GetAppConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +894,7 @@ func (x *GetAppConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetAppConfigRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{12}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{14}
 }
 
 // Event is a registered publisher event.
@@ -823,7 +920,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +932,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +945,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{13}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Event) GetName() string {
@@ -940,7 +1037,7 @@ type RegisterEventsRequest struct {
 
 func (x *RegisterEventsRequest) Reset() {
 	*x = RegisterEventsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1049,7 @@ func (x *RegisterEventsRequest) String() string {
 func (*RegisterEventsRequest) ProtoMessage() {}
 
 func (x *RegisterEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1062,7 @@ func (x *RegisterEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventsRequest.ProtoReflect.Descriptor instead.
 func (*RegisterEventsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{14}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegisterEventsRequest) GetTopic() string {
@@ -998,7 +1095,7 @@ type RegisterEventsResponse struct {
 
 func (x *RegisterEventsResponse) Reset() {
 	*x = RegisterEventsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1107,7 @@ func (x *RegisterEventsResponse) String() string {
 func (*RegisterEventsResponse) ProtoMessage() {}
 
 func (x *RegisterEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1120,7 @@ func (x *RegisterEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventsResponse.ProtoReflect.Descriptor instead.
 func (*RegisterEventsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{15}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RegisterEventsResponse) GetEvents() []*Event {
@@ -1044,7 +1141,7 @@ type GetPublisherEventsRequest struct {
 
 func (x *GetPublisherEventsRequest) Reset() {
 	*x = GetPublisherEventsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1153,7 @@ func (x *GetPublisherEventsRequest) String() string {
 func (*GetPublisherEventsRequest) ProtoMessage() {}
 
 func (x *GetPublisherEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1166,7 @@ func (x *GetPublisherEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublisherEventsRequest.ProtoReflect.Descriptor instead.
 func (*GetPublisherEventsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{16}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetPublisherEventsRequest) GetTopic() string {
@@ -1103,7 +1200,7 @@ type GetPublisherEventsResponse struct {
 
 func (x *GetPublisherEventsResponse) Reset() {
 	*x = GetPublisherEventsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1212,7 @@ func (x *GetPublisherEventsResponse) String() string {
 func (*GetPublisherEventsResponse) ProtoMessage() {}
 
 func (x *GetPublisherEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1225,7 @@ func (x *GetPublisherEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublisherEventsResponse.ProtoReflect.Descriptor instead.
 func (*GetPublisherEventsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{17}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetPublisherEventsResponse) GetEvents() []*Event {
@@ -1158,7 +1255,7 @@ type UpdatePublisherEventsRequest struct {
 
 func (x *UpdatePublisherEventsRequest) Reset() {
 	*x = UpdatePublisherEventsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1170,7 +1267,7 @@ func (x *UpdatePublisherEventsRequest) String() string {
 func (*UpdatePublisherEventsRequest) ProtoMessage() {}
 
 func (x *UpdatePublisherEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1183,7 +1280,7 @@ func (x *UpdatePublisherEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePublisherEventsRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePublisherEventsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{18}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdatePublisherEventsRequest) GetTopic() string {
@@ -1223,7 +1320,7 @@ type EventPatch struct {
 
 func (x *EventPatch) Reset() {
 	*x = EventPatch{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1332,7 @@ func (x *EventPatch) String() string {
 func (*EventPatch) ProtoMessage() {}
 
 func (x *EventPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1345,7 @@ func (x *EventPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventPatch.ProtoReflect.Descriptor instead.
 func (*EventPatch) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{19}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EventPatch) GetName() string {
@@ -1309,7 +1406,7 @@ type UpdatePublisherEventsResponse struct {
 
 func (x *UpdatePublisherEventsResponse) Reset() {
 	*x = UpdatePublisherEventsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1418,7 @@ func (x *UpdatePublisherEventsResponse) String() string {
 func (*UpdatePublisherEventsResponse) ProtoMessage() {}
 
 func (x *UpdatePublisherEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1431,7 @@ func (x *UpdatePublisherEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePublisherEventsResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePublisherEventsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{20}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdatePublisherEventsResponse) GetEvents() []*Event {
@@ -1354,7 +1451,7 @@ type BulkDeleteEventsRequest struct {
 
 func (x *BulkDeleteEventsRequest) Reset() {
 	*x = BulkDeleteEventsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1463,7 @@ func (x *BulkDeleteEventsRequest) String() string {
 func (*BulkDeleteEventsRequest) ProtoMessage() {}
 
 func (x *BulkDeleteEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1476,7 @@ func (x *BulkDeleteEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkDeleteEventsRequest.ProtoReflect.Descriptor instead.
 func (*BulkDeleteEventsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{21}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BulkDeleteEventsRequest) GetTopic() string {
@@ -1406,7 +1503,7 @@ type BulkDeleteEventsResponse struct {
 
 func (x *BulkDeleteEventsResponse) Reset() {
 	*x = BulkDeleteEventsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1515,7 @@ func (x *BulkDeleteEventsResponse) String() string {
 func (*BulkDeleteEventsResponse) ProtoMessage() {}
 
 func (x *BulkDeleteEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1528,7 @@ func (x *BulkDeleteEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkDeleteEventsResponse.ProtoReflect.Descriptor instead.
 func (*BulkDeleteEventsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{22}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BulkDeleteEventsResponse) GetDeleted() []string {
@@ -1453,7 +1550,7 @@ type RemoveEventsRequest struct {
 
 func (x *RemoveEventsRequest) Reset() {
 	*x = RemoveEventsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1562,7 @@ func (x *RemoveEventsRequest) String() string {
 func (*RemoveEventsRequest) ProtoMessage() {}
 
 func (x *RemoveEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1575,7 @@ func (x *RemoveEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveEventsRequest.ProtoReflect.Descriptor instead.
 func (*RemoveEventsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{23}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RemoveEventsRequest) GetTopic() string {
@@ -1510,7 +1607,7 @@ type ListPublishersRequest struct {
 
 func (x *ListPublishersRequest) Reset() {
 	*x = ListPublishersRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1522,7 +1619,7 @@ func (x *ListPublishersRequest) String() string {
 func (*ListPublishersRequest) ProtoMessage() {}
 
 func (x *ListPublishersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1535,7 +1632,7 @@ func (x *ListPublishersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPublishersRequest.ProtoReflect.Descriptor instead.
 func (*ListPublishersRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{24}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{26}
 }
 
 type Publisher struct {
@@ -1550,7 +1647,7 @@ type Publisher struct {
 
 func (x *Publisher) Reset() {
 	*x = Publisher{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +1659,7 @@ func (x *Publisher) String() string {
 func (*Publisher) ProtoMessage() {}
 
 func (x *Publisher) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +1672,7 @@ func (x *Publisher) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Publisher.ProtoReflect.Descriptor instead.
 func (*Publisher) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{25}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Publisher) GetAppId() string {
@@ -1615,7 +1712,7 @@ type ListPublishersResponse struct {
 
 func (x *ListPublishersResponse) Reset() {
 	*x = ListPublishersResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +1724,7 @@ func (x *ListPublishersResponse) String() string {
 func (*ListPublishersResponse) ProtoMessage() {}
 
 func (x *ListPublishersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +1737,7 @@ func (x *ListPublishersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPublishersResponse.ProtoReflect.Descriptor instead.
 func (*ListPublishersResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{26}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListPublishersResponse) GetPublishers() []*Publisher {
@@ -1671,7 +1768,7 @@ type SubscriptionOptions struct {
 
 func (x *SubscriptionOptions) Reset() {
 	*x = SubscriptionOptions{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[27]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1780,7 @@ func (x *SubscriptionOptions) String() string {
 func (*SubscriptionOptions) ProtoMessage() {}
 
 func (x *SubscriptionOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[27]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1793,7 @@ func (x *SubscriptionOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionOptions.ProtoReflect.Descriptor instead.
 func (*SubscriptionOptions) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{27}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SubscriptionOptions) GetPayload() string {
@@ -1767,7 +1864,7 @@ type Subscription struct {
 
 func (x *Subscription) Reset() {
 	*x = Subscription{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[28]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +1876,7 @@ func (x *Subscription) String() string {
 func (*Subscription) ProtoMessage() {}
 
 func (x *Subscription) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[28]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +1889,7 @@ func (x *Subscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscription.ProtoReflect.Descriptor instead.
 func (*Subscription) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{28}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Subscription) GetId() string {
@@ -1911,7 +2008,7 @@ type CreateSubscriptionRequest struct {
 
 func (x *CreateSubscriptionRequest) Reset() {
 	*x = CreateSubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[29]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1923,7 +2020,7 @@ func (x *CreateSubscriptionRequest) String() string {
 func (*CreateSubscriptionRequest) ProtoMessage() {}
 
 func (x *CreateSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[29]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1936,7 +2033,7 @@ func (x *CreateSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{29}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CreateSubscriptionRequest) GetAppId() string {
@@ -2009,7 +2106,7 @@ type CreateSubscriptionResponse struct {
 
 func (x *CreateSubscriptionResponse) Reset() {
 	*x = CreateSubscriptionResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[30]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2021,7 +2118,7 @@ func (x *CreateSubscriptionResponse) String() string {
 func (*CreateSubscriptionResponse) ProtoMessage() {}
 
 func (x *CreateSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[30]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2034,7 +2131,7 @@ func (x *CreateSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*CreateSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{30}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreateSubscriptionResponse) GetId() string {
@@ -2075,7 +2172,7 @@ type ListSubscriptionsRequest struct {
 
 func (x *ListSubscriptionsRequest) Reset() {
 	*x = ListSubscriptionsRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[31]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2184,7 @@ func (x *ListSubscriptionsRequest) String() string {
 func (*ListSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[31]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2197,7 @@ func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{31}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListSubscriptionsRequest) GetLimit() int32 {
@@ -2127,7 +2224,7 @@ type ListSubscriptionsResponse struct {
 
 func (x *ListSubscriptionsResponse) Reset() {
 	*x = ListSubscriptionsResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[32]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2139,7 +2236,7 @@ func (x *ListSubscriptionsResponse) String() string {
 func (*ListSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[32]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2152,7 +2249,7 @@ func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{32}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListSubscriptionsResponse) GetSubscriptions() []*Subscription {
@@ -2178,7 +2275,7 @@ type GetSubscriptionRequest struct {
 
 func (x *GetSubscriptionRequest) Reset() {
 	*x = GetSubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[33]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2190,7 +2287,7 @@ func (x *GetSubscriptionRequest) String() string {
 func (*GetSubscriptionRequest) ProtoMessage() {}
 
 func (x *GetSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[33]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2203,7 +2300,7 @@ func (x *GetSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{33}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetSubscriptionRequest) GetId() string {
@@ -2230,7 +2327,7 @@ type UpdateSubscriptionRequest struct {
 
 func (x *UpdateSubscriptionRequest) Reset() {
 	*x = UpdateSubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[34]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2339,7 @@ func (x *UpdateSubscriptionRequest) String() string {
 func (*UpdateSubscriptionRequest) ProtoMessage() {}
 
 func (x *UpdateSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[34]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2352,7 @@ func (x *UpdateSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{34}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpdateSubscriptionRequest) GetId() string {
@@ -2317,7 +2414,7 @@ type EventNames struct {
 
 func (x *EventNames) Reset() {
 	*x = EventNames{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[35]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2426,7 @@ func (x *EventNames) String() string {
 func (*EventNames) ProtoMessage() {}
 
 func (x *EventNames) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[35]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2439,7 @@ func (x *EventNames) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventNames.ProtoReflect.Descriptor instead.
 func (*EventNames) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{35}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *EventNames) GetValues() []string {
@@ -2361,7 +2458,7 @@ type DeleteSubscriptionRequest struct {
 
 func (x *DeleteSubscriptionRequest) Reset() {
 	*x = DeleteSubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[36]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2373,7 +2470,7 @@ func (x *DeleteSubscriptionRequest) String() string {
 func (*DeleteSubscriptionRequest) ProtoMessage() {}
 
 func (x *DeleteSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[36]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2386,7 +2483,7 @@ func (x *DeleteSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{36}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteSubscriptionRequest) GetId() string {
@@ -2405,7 +2502,7 @@ type DeleteSubscriptionResponse struct {
 
 func (x *DeleteSubscriptionResponse) Reset() {
 	*x = DeleteSubscriptionResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2514,7 @@ func (x *DeleteSubscriptionResponse) String() string {
 func (*DeleteSubscriptionResponse) ProtoMessage() {}
 
 func (x *DeleteSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[37]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2527,7 @@ func (x *DeleteSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{37}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteSubscriptionResponse) GetId() string {
@@ -2449,7 +2546,7 @@ type VerifySubscriptionRequest struct {
 
 func (x *VerifySubscriptionRequest) Reset() {
 	*x = VerifySubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2461,7 +2558,7 @@ func (x *VerifySubscriptionRequest) String() string {
 func (*VerifySubscriptionRequest) ProtoMessage() {}
 
 func (x *VerifySubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[38]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2474,7 +2571,7 @@ func (x *VerifySubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifySubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*VerifySubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{38}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *VerifySubscriptionRequest) GetId() string {
@@ -2497,7 +2594,7 @@ type VerifySubscriptionResponse struct {
 
 func (x *VerifySubscriptionResponse) Reset() {
 	*x = VerifySubscriptionResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2509,7 +2606,7 @@ func (x *VerifySubscriptionResponse) String() string {
 func (*VerifySubscriptionResponse) ProtoMessage() {}
 
 func (x *VerifySubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2522,7 +2619,7 @@ func (x *VerifySubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifySubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*VerifySubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{39}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *VerifySubscriptionResponse) GetVerified() bool {
@@ -2573,7 +2670,7 @@ type Replay struct {
 
 func (x *Replay) Reset() {
 	*x = Replay{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2585,7 +2682,7 @@ func (x *Replay) String() string {
 func (*Replay) ProtoMessage() {}
 
 func (x *Replay) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2598,7 +2695,7 @@ func (x *Replay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Replay.ProtoReflect.Descriptor instead.
 func (*Replay) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{40}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Replay) GetId() string {
@@ -2683,7 +2780,7 @@ type ReplaySubscriptionRequest struct {
 
 func (x *ReplaySubscriptionRequest) Reset() {
 	*x = ReplaySubscriptionRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2695,7 +2792,7 @@ func (x *ReplaySubscriptionRequest) String() string {
 func (*ReplaySubscriptionRequest) ProtoMessage() {}
 
 func (x *ReplaySubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2708,7 +2805,7 @@ func (x *ReplaySubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaySubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*ReplaySubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{41}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ReplaySubscriptionRequest) GetId() string {
@@ -2741,7 +2838,7 @@ type GetReplayRequest struct {
 
 func (x *GetReplayRequest) Reset() {
 	*x = GetReplayRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2753,7 +2850,7 @@ func (x *GetReplayRequest) String() string {
 func (*GetReplayRequest) ProtoMessage() {}
 
 func (x *GetReplayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2766,7 +2863,7 @@ func (x *GetReplayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReplayRequest.ProtoReflect.Descriptor instead.
 func (*GetReplayRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{42}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetReplayRequest) GetId() string {
@@ -2785,7 +2882,7 @@ type CancelReplayRequest struct {
 
 func (x *CancelReplayRequest) Reset() {
 	*x = CancelReplayRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2797,7 +2894,7 @@ func (x *CancelReplayRequest) String() string {
 func (*CancelReplayRequest) ProtoMessage() {}
 
 func (x *CancelReplayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[43]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2810,7 +2907,7 @@ func (x *CancelReplayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelReplayRequest.ProtoReflect.Descriptor instead.
 func (*CancelReplayRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{43}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CancelReplayRequest) GetId() string {
@@ -2833,7 +2930,7 @@ type ReportReplayRequest struct {
 
 func (x *ReportReplayRequest) Reset() {
 	*x = ReportReplayRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2845,7 +2942,7 @@ func (x *ReportReplayRequest) String() string {
 func (*ReportReplayRequest) ProtoMessage() {}
 
 func (x *ReportReplayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[44]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2858,7 +2955,7 @@ func (x *ReportReplayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportReplayRequest.ProtoReflect.Descriptor instead.
 func (*ReportReplayRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{44}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ReportReplayRequest) GetId() string {
@@ -2907,7 +3004,7 @@ type RotateSubscriptionSecretRequest struct {
 
 func (x *RotateSubscriptionSecretRequest) Reset() {
 	*x = RotateSubscriptionSecretRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2919,7 +3016,7 @@ func (x *RotateSubscriptionSecretRequest) String() string {
 func (*RotateSubscriptionSecretRequest) ProtoMessage() {}
 
 func (x *RotateSubscriptionSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[45]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2932,7 +3029,7 @@ func (x *RotateSubscriptionSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateSubscriptionSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateSubscriptionSecretRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{45}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RotateSubscriptionSecretRequest) GetId() string {
@@ -2959,7 +3056,7 @@ type RotateSubscriptionSecretResponse struct {
 
 func (x *RotateSubscriptionSecretResponse) Reset() {
 	*x = RotateSubscriptionSecretResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2971,7 +3068,7 @@ func (x *RotateSubscriptionSecretResponse) String() string {
 func (*RotateSubscriptionSecretResponse) ProtoMessage() {}
 
 func (x *RotateSubscriptionSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[46]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2984,7 +3081,7 @@ func (x *RotateSubscriptionSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateSubscriptionSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateSubscriptionSecretResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{46}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RotateSubscriptionSecretResponse) GetSecret() string {
@@ -3046,7 +3143,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3058,7 +3155,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[47]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3071,7 +3168,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{47}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Delivery) GetId() string {
@@ -3245,7 +3342,7 @@ type DeliveryAttempt struct {
 
 func (x *DeliveryAttempt) Reset() {
 	*x = DeliveryAttempt{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3257,7 +3354,7 @@ func (x *DeliveryAttempt) String() string {
 func (*DeliveryAttempt) ProtoMessage() {}
 
 func (x *DeliveryAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[48]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3270,7 +3367,7 @@ func (x *DeliveryAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryAttempt.ProtoReflect.Descriptor instead.
 func (*DeliveryAttempt) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{48}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DeliveryAttempt) GetAttempt() int32 {
@@ -3350,7 +3447,7 @@ type ListDeliveriesRequest struct {
 
 func (x *ListDeliveriesRequest) Reset() {
 	*x = ListDeliveriesRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3362,7 +3459,7 @@ func (x *ListDeliveriesRequest) String() string {
 func (*ListDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[49]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3375,7 +3472,7 @@ func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{49}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListDeliveriesRequest) GetSubscriptionId() string {
@@ -3417,7 +3514,7 @@ type ListDeliveriesResponse struct {
 
 func (x *ListDeliveriesResponse) Reset() {
 	*x = ListDeliveriesResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3429,7 +3526,7 @@ func (x *ListDeliveriesResponse) String() string {
 func (*ListDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[50]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3442,7 +3539,7 @@ func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{50}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListDeliveriesResponse) GetDeliveries() []*Delivery {
@@ -3468,7 +3565,7 @@ type GetDeliveryRequest struct {
 
 func (x *GetDeliveryRequest) Reset() {
 	*x = GetDeliveryRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3480,7 +3577,7 @@ func (x *GetDeliveryRequest) String() string {
 func (*GetDeliveryRequest) ProtoMessage() {}
 
 func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[51]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3493,7 +3590,7 @@ func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*GetDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{51}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetDeliveryRequest) GetId() string {
@@ -3512,7 +3609,7 @@ type RedeliverRequest struct {
 
 func (x *RedeliverRequest) Reset() {
 	*x = RedeliverRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[52]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3524,7 +3621,7 @@ func (x *RedeliverRequest) String() string {
 func (*RedeliverRequest) ProtoMessage() {}
 
 func (x *RedeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[52]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3537,7 +3634,7 @@ func (x *RedeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{52}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RedeliverRequest) GetId() string {
@@ -3557,7 +3654,7 @@ type RedeliverResponse struct {
 
 func (x *RedeliverResponse) Reset() {
 	*x = RedeliverResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[53]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3569,7 +3666,7 @@ func (x *RedeliverResponse) String() string {
 func (*RedeliverResponse) ProtoMessage() {}
 
 func (x *RedeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[53]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3582,7 +3679,7 @@ func (x *RedeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{53}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RedeliverResponse) GetId() string {
@@ -3600,7 +3697,7 @@ type WatchConfigRequest struct {
 
 func (x *WatchConfigRequest) Reset() {
 	*x = WatchConfigRequest{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[54]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3612,7 +3709,7 @@ func (x *WatchConfigRequest) String() string {
 func (*WatchConfigRequest) ProtoMessage() {}
 
 func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[54]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3625,7 +3722,7 @@ func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigRequest.ProtoReflect.Descriptor instead.
 func (*WatchConfigRequest) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{54}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{56}
 }
 
 // SubscriptionConfig is a subscription as the dispatcher needs it: secrets stay encrypted with
@@ -3642,7 +3739,7 @@ type SubscriptionConfig struct {
 
 func (x *SubscriptionConfig) Reset() {
 	*x = SubscriptionConfig{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[55]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3654,7 +3751,7 @@ func (x *SubscriptionConfig) String() string {
 func (*SubscriptionConfig) ProtoMessage() {}
 
 func (x *SubscriptionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[55]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3667,7 +3764,7 @@ func (x *SubscriptionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionConfig.ProtoReflect.Descriptor instead.
 func (*SubscriptionConfig) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{55}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SubscriptionConfig) GetSubscription() *Subscription {
@@ -3709,7 +3806,7 @@ type ConfigDeletion struct {
 
 func (x *ConfigDeletion) Reset() {
 	*x = ConfigDeletion{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[56]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3721,7 +3818,7 @@ func (x *ConfigDeletion) String() string {
 func (*ConfigDeletion) ProtoMessage() {}
 
 func (x *ConfigDeletion) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[56]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3734,7 +3831,7 @@ func (x *ConfigDeletion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigDeletion.ProtoReflect.Descriptor instead.
 func (*ConfigDeletion) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{56}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ConfigDeletion) GetKind() ConfigKind {
@@ -3769,7 +3866,7 @@ type WatchConfigResponse struct {
 
 func (x *WatchConfigResponse) Reset() {
 	*x = WatchConfigResponse{}
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[57]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3781,7 +3878,7 @@ func (x *WatchConfigResponse) String() string {
 func (*WatchConfigResponse) ProtoMessage() {}
 
 func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_herald_registry_v1_registry_proto_msgTypes[57]
+	mi := &file_herald_registry_v1_registry_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3794,7 +3891,7 @@ func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigResponse.ProtoReflect.Descriptor instead.
 func (*WatchConfigResponse) Descriptor() ([]byte, []int) {
-	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{57}
+	return file_herald_registry_v1_registry_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *WatchConfigResponse) GetVersion() int64 {
@@ -3875,7 +3972,12 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\rPermissionSet\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\tR\x06values\"%\n" +
 	"\x13RotateAppKeyRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\";\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\")\n" +
+	"\x10DeleteAppRequest\x12\x15\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\"_\n" +
+	"\x11DeleteAppResponse\x12\x15\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x123\n" +
+	"\x15deleted_subscriptions\x18\x02 \x01(\x05R\x14deletedSubscriptions\";\n" +
 	"\x0fListAppsRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x12\n" +
 	"\x04page\x18\x02 \x01(\tR\x04page\"q\n" +
@@ -4161,12 +4263,13 @@ const file_herald_registry_v1_registry_proto_rawDesc = "" +
 	"\x0fCONFIG_KIND_APP\x10\x01\x12\x1a\n" +
 	"\x16CONFIG_KIND_APP_CONFIG\x10\x02\x12\x15\n" +
 	"\x11CONFIG_KIND_EVENT\x10\x03\x12\x1c\n" +
-	"\x18CONFIG_KIND_SUBSCRIPTION\x10\x042\xc2\x15\n" +
+	"\x18CONFIG_KIND_SUBSCRIPTION\x10\x042\x9c\x16\n" +
 	"\x0fRegistryService\x12X\n" +
 	"\tCreateApp\x12$.herald.registry.v1.CreateAppRequest\x1a%.herald.registry.v1.CreateAppResponse\x12J\n" +
 	"\tUpdateApp\x12$.herald.registry.v1.UpdateAppRequest\x1a\x17.herald.registry.v1.App\x12U\n" +
 	"\bListApps\x12#.herald.registry.v1.ListAppsRequest\x1a$.herald.registry.v1.ListAppsResponse\x12^\n" +
-	"\fRotateAppKey\x12'.herald.registry.v1.RotateAppKeyRequest\x1a%.herald.registry.v1.CreateAppResponse\x12j\n" +
+	"\fRotateAppKey\x12'.herald.registry.v1.RotateAppKeyRequest\x1a%.herald.registry.v1.CreateAppResponse\x12X\n" +
+	"\tDeleteApp\x12$.herald.registry.v1.DeleteAppRequest\x1a%.herald.registry.v1.DeleteAppResponse\x12j\n" +
 	"\x0fCreateAppConfig\x12*.herald.registry.v1.CreateAppConfigRequest\x1a+.herald.registry.v1.CreateAppConfigResponse\x12V\n" +
 	"\fGetAppConfig\x12'.herald.registry.v1.GetAppConfigRequest\x1a\x1d.herald.registry.v1.AppConfig\x12g\n" +
 	"\x0eRegisterEvents\x12).herald.registry.v1.RegisterEventsRequest\x1a*.herald.registry.v1.RegisterEventsResponse\x12s\n" +
@@ -4204,7 +4307,7 @@ func file_herald_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_herald_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_herald_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_herald_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_herald_registry_v1_registry_proto_goTypes = []any{
 	(ConfigKind)(0),                          // 0: herald.registry.v1.ConfigKind
 	(*App)(nil),                              // 1: herald.registry.v1.App
@@ -4213,177 +4316,181 @@ var file_herald_registry_v1_registry_proto_goTypes = []any{
 	(*UpdateAppRequest)(nil),                 // 4: herald.registry.v1.UpdateAppRequest
 	(*PermissionSet)(nil),                    // 5: herald.registry.v1.PermissionSet
 	(*RotateAppKeyRequest)(nil),              // 6: herald.registry.v1.RotateAppKeyRequest
-	(*ListAppsRequest)(nil),                  // 7: herald.registry.v1.ListAppsRequest
-	(*ListAppsResponse)(nil),                 // 8: herald.registry.v1.ListAppsResponse
-	(*PageMeta)(nil),                         // 9: herald.registry.v1.PageMeta
-	(*AppConfig)(nil),                        // 10: herald.registry.v1.AppConfig
-	(*CreateAppConfigRequest)(nil),           // 11: herald.registry.v1.CreateAppConfigRequest
-	(*CreateAppConfigResponse)(nil),          // 12: herald.registry.v1.CreateAppConfigResponse
-	(*GetAppConfigRequest)(nil),              // 13: herald.registry.v1.GetAppConfigRequest
-	(*Event)(nil),                            // 14: herald.registry.v1.Event
-	(*RegisterEventsRequest)(nil),            // 15: herald.registry.v1.RegisterEventsRequest
-	(*RegisterEventsResponse)(nil),           // 16: herald.registry.v1.RegisterEventsResponse
-	(*GetPublisherEventsRequest)(nil),        // 17: herald.registry.v1.GetPublisherEventsRequest
-	(*GetPublisherEventsResponse)(nil),       // 18: herald.registry.v1.GetPublisherEventsResponse
-	(*UpdatePublisherEventsRequest)(nil),     // 19: herald.registry.v1.UpdatePublisherEventsRequest
-	(*EventPatch)(nil),                       // 20: herald.registry.v1.EventPatch
-	(*UpdatePublisherEventsResponse)(nil),    // 21: herald.registry.v1.UpdatePublisherEventsResponse
-	(*BulkDeleteEventsRequest)(nil),          // 22: herald.registry.v1.BulkDeleteEventsRequest
-	(*BulkDeleteEventsResponse)(nil),         // 23: herald.registry.v1.BulkDeleteEventsResponse
-	(*RemoveEventsRequest)(nil),              // 24: herald.registry.v1.RemoveEventsRequest
-	(*ListPublishersRequest)(nil),            // 25: herald.registry.v1.ListPublishersRequest
-	(*Publisher)(nil),                        // 26: herald.registry.v1.Publisher
-	(*ListPublishersResponse)(nil),           // 27: herald.registry.v1.ListPublishersResponse
-	(*SubscriptionOptions)(nil),              // 28: herald.registry.v1.SubscriptionOptions
-	(*Subscription)(nil),                     // 29: herald.registry.v1.Subscription
-	(*CreateSubscriptionRequest)(nil),        // 30: herald.registry.v1.CreateSubscriptionRequest
-	(*CreateSubscriptionResponse)(nil),       // 31: herald.registry.v1.CreateSubscriptionResponse
-	(*ListSubscriptionsRequest)(nil),         // 32: herald.registry.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),        // 33: herald.registry.v1.ListSubscriptionsResponse
-	(*GetSubscriptionRequest)(nil),           // 34: herald.registry.v1.GetSubscriptionRequest
-	(*UpdateSubscriptionRequest)(nil),        // 35: herald.registry.v1.UpdateSubscriptionRequest
-	(*EventNames)(nil),                       // 36: herald.registry.v1.EventNames
-	(*DeleteSubscriptionRequest)(nil),        // 37: herald.registry.v1.DeleteSubscriptionRequest
-	(*DeleteSubscriptionResponse)(nil),       // 38: herald.registry.v1.DeleteSubscriptionResponse
-	(*VerifySubscriptionRequest)(nil),        // 39: herald.registry.v1.VerifySubscriptionRequest
-	(*VerifySubscriptionResponse)(nil),       // 40: herald.registry.v1.VerifySubscriptionResponse
-	(*Replay)(nil),                           // 41: herald.registry.v1.Replay
-	(*ReplaySubscriptionRequest)(nil),        // 42: herald.registry.v1.ReplaySubscriptionRequest
-	(*GetReplayRequest)(nil),                 // 43: herald.registry.v1.GetReplayRequest
-	(*CancelReplayRequest)(nil),              // 44: herald.registry.v1.CancelReplayRequest
-	(*ReportReplayRequest)(nil),              // 45: herald.registry.v1.ReportReplayRequest
-	(*RotateSubscriptionSecretRequest)(nil),  // 46: herald.registry.v1.RotateSubscriptionSecretRequest
-	(*RotateSubscriptionSecretResponse)(nil), // 47: herald.registry.v1.RotateSubscriptionSecretResponse
-	(*Delivery)(nil),                         // 48: herald.registry.v1.Delivery
-	(*DeliveryAttempt)(nil),                  // 49: herald.registry.v1.DeliveryAttempt
-	(*ListDeliveriesRequest)(nil),            // 50: herald.registry.v1.ListDeliveriesRequest
-	(*ListDeliveriesResponse)(nil),           // 51: herald.registry.v1.ListDeliveriesResponse
-	(*GetDeliveryRequest)(nil),               // 52: herald.registry.v1.GetDeliveryRequest
-	(*RedeliverRequest)(nil),                 // 53: herald.registry.v1.RedeliverRequest
-	(*RedeliverResponse)(nil),                // 54: herald.registry.v1.RedeliverResponse
-	(*WatchConfigRequest)(nil),               // 55: herald.registry.v1.WatchConfigRequest
-	(*SubscriptionConfig)(nil),               // 56: herald.registry.v1.SubscriptionConfig
-	(*ConfigDeletion)(nil),                   // 57: herald.registry.v1.ConfigDeletion
-	(*WatchConfigResponse)(nil),              // 58: herald.registry.v1.WatchConfigResponse
-	(*timestamppb.Timestamp)(nil),            // 59: google.protobuf.Timestamp
-	(*structpb.Value)(nil),                   // 60: google.protobuf.Value
+	(*DeleteAppRequest)(nil),                 // 7: herald.registry.v1.DeleteAppRequest
+	(*DeleteAppResponse)(nil),                // 8: herald.registry.v1.DeleteAppResponse
+	(*ListAppsRequest)(nil),                  // 9: herald.registry.v1.ListAppsRequest
+	(*ListAppsResponse)(nil),                 // 10: herald.registry.v1.ListAppsResponse
+	(*PageMeta)(nil),                         // 11: herald.registry.v1.PageMeta
+	(*AppConfig)(nil),                        // 12: herald.registry.v1.AppConfig
+	(*CreateAppConfigRequest)(nil),           // 13: herald.registry.v1.CreateAppConfigRequest
+	(*CreateAppConfigResponse)(nil),          // 14: herald.registry.v1.CreateAppConfigResponse
+	(*GetAppConfigRequest)(nil),              // 15: herald.registry.v1.GetAppConfigRequest
+	(*Event)(nil),                            // 16: herald.registry.v1.Event
+	(*RegisterEventsRequest)(nil),            // 17: herald.registry.v1.RegisterEventsRequest
+	(*RegisterEventsResponse)(nil),           // 18: herald.registry.v1.RegisterEventsResponse
+	(*GetPublisherEventsRequest)(nil),        // 19: herald.registry.v1.GetPublisherEventsRequest
+	(*GetPublisherEventsResponse)(nil),       // 20: herald.registry.v1.GetPublisherEventsResponse
+	(*UpdatePublisherEventsRequest)(nil),     // 21: herald.registry.v1.UpdatePublisherEventsRequest
+	(*EventPatch)(nil),                       // 22: herald.registry.v1.EventPatch
+	(*UpdatePublisherEventsResponse)(nil),    // 23: herald.registry.v1.UpdatePublisherEventsResponse
+	(*BulkDeleteEventsRequest)(nil),          // 24: herald.registry.v1.BulkDeleteEventsRequest
+	(*BulkDeleteEventsResponse)(nil),         // 25: herald.registry.v1.BulkDeleteEventsResponse
+	(*RemoveEventsRequest)(nil),              // 26: herald.registry.v1.RemoveEventsRequest
+	(*ListPublishersRequest)(nil),            // 27: herald.registry.v1.ListPublishersRequest
+	(*Publisher)(nil),                        // 28: herald.registry.v1.Publisher
+	(*ListPublishersResponse)(nil),           // 29: herald.registry.v1.ListPublishersResponse
+	(*SubscriptionOptions)(nil),              // 30: herald.registry.v1.SubscriptionOptions
+	(*Subscription)(nil),                     // 31: herald.registry.v1.Subscription
+	(*CreateSubscriptionRequest)(nil),        // 32: herald.registry.v1.CreateSubscriptionRequest
+	(*CreateSubscriptionResponse)(nil),       // 33: herald.registry.v1.CreateSubscriptionResponse
+	(*ListSubscriptionsRequest)(nil),         // 34: herald.registry.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),        // 35: herald.registry.v1.ListSubscriptionsResponse
+	(*GetSubscriptionRequest)(nil),           // 36: herald.registry.v1.GetSubscriptionRequest
+	(*UpdateSubscriptionRequest)(nil),        // 37: herald.registry.v1.UpdateSubscriptionRequest
+	(*EventNames)(nil),                       // 38: herald.registry.v1.EventNames
+	(*DeleteSubscriptionRequest)(nil),        // 39: herald.registry.v1.DeleteSubscriptionRequest
+	(*DeleteSubscriptionResponse)(nil),       // 40: herald.registry.v1.DeleteSubscriptionResponse
+	(*VerifySubscriptionRequest)(nil),        // 41: herald.registry.v1.VerifySubscriptionRequest
+	(*VerifySubscriptionResponse)(nil),       // 42: herald.registry.v1.VerifySubscriptionResponse
+	(*Replay)(nil),                           // 43: herald.registry.v1.Replay
+	(*ReplaySubscriptionRequest)(nil),        // 44: herald.registry.v1.ReplaySubscriptionRequest
+	(*GetReplayRequest)(nil),                 // 45: herald.registry.v1.GetReplayRequest
+	(*CancelReplayRequest)(nil),              // 46: herald.registry.v1.CancelReplayRequest
+	(*ReportReplayRequest)(nil),              // 47: herald.registry.v1.ReportReplayRequest
+	(*RotateSubscriptionSecretRequest)(nil),  // 48: herald.registry.v1.RotateSubscriptionSecretRequest
+	(*RotateSubscriptionSecretResponse)(nil), // 49: herald.registry.v1.RotateSubscriptionSecretResponse
+	(*Delivery)(nil),                         // 50: herald.registry.v1.Delivery
+	(*DeliveryAttempt)(nil),                  // 51: herald.registry.v1.DeliveryAttempt
+	(*ListDeliveriesRequest)(nil),            // 52: herald.registry.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),           // 53: herald.registry.v1.ListDeliveriesResponse
+	(*GetDeliveryRequest)(nil),               // 54: herald.registry.v1.GetDeliveryRequest
+	(*RedeliverRequest)(nil),                 // 55: herald.registry.v1.RedeliverRequest
+	(*RedeliverResponse)(nil),                // 56: herald.registry.v1.RedeliverResponse
+	(*WatchConfigRequest)(nil),               // 57: herald.registry.v1.WatchConfigRequest
+	(*SubscriptionConfig)(nil),               // 58: herald.registry.v1.SubscriptionConfig
+	(*ConfigDeletion)(nil),                   // 59: herald.registry.v1.ConfigDeletion
+	(*WatchConfigResponse)(nil),              // 60: herald.registry.v1.WatchConfigResponse
+	(*timestamppb.Timestamp)(nil),            // 61: google.protobuf.Timestamp
+	(*structpb.Value)(nil),                   // 62: google.protobuf.Value
 }
 var file_herald_registry_v1_registry_proto_depIdxs = []int32{
-	59, // 0: herald.registry.v1.App.create_time:type_name -> google.protobuf.Timestamp
-	59, // 1: herald.registry.v1.App.update_time:type_name -> google.protobuf.Timestamp
+	61, // 0: herald.registry.v1.App.create_time:type_name -> google.protobuf.Timestamp
+	61, // 1: herald.registry.v1.App.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 2: herald.registry.v1.UpdateAppRequest.permissions:type_name -> herald.registry.v1.PermissionSet
 	1,  // 3: herald.registry.v1.ListAppsResponse.apps:type_name -> herald.registry.v1.App
-	9,  // 4: herald.registry.v1.ListAppsResponse.meta:type_name -> herald.registry.v1.PageMeta
-	59, // 5: herald.registry.v1.AppConfig.create_time:type_name -> google.protobuf.Timestamp
-	59, // 6: herald.registry.v1.AppConfig.update_time:type_name -> google.protobuf.Timestamp
-	60, // 7: herald.registry.v1.Event.filter_logic:type_name -> google.protobuf.Value
-	59, // 8: herald.registry.v1.Event.create_time:type_name -> google.protobuf.Timestamp
-	59, // 9: herald.registry.v1.Event.update_time:type_name -> google.protobuf.Timestamp
-	14, // 10: herald.registry.v1.RegisterEventsRequest.events:type_name -> herald.registry.v1.Event
-	14, // 11: herald.registry.v1.RegisterEventsResponse.events:type_name -> herald.registry.v1.Event
-	14, // 12: herald.registry.v1.GetPublisherEventsResponse.events:type_name -> herald.registry.v1.Event
-	9,  // 13: herald.registry.v1.GetPublisherEventsResponse.meta:type_name -> herald.registry.v1.PageMeta
-	20, // 14: herald.registry.v1.UpdatePublisherEventsRequest.events:type_name -> herald.registry.v1.EventPatch
-	60, // 15: herald.registry.v1.EventPatch.filter_logic:type_name -> google.protobuf.Value
-	14, // 16: herald.registry.v1.UpdatePublisherEventsResponse.events:type_name -> herald.registry.v1.Event
-	14, // 17: herald.registry.v1.Publisher.events:type_name -> herald.registry.v1.Event
-	26, // 18: herald.registry.v1.ListPublishersResponse.publishers:type_name -> herald.registry.v1.Publisher
-	60, // 19: herald.registry.v1.Subscription.filter_logic:type_name -> google.protobuf.Value
-	28, // 20: herald.registry.v1.Subscription.options:type_name -> herald.registry.v1.SubscriptionOptions
-	59, // 21: herald.registry.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	59, // 22: herald.registry.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	59, // 23: herald.registry.v1.Subscription.secret_rotate_time:type_name -> google.protobuf.Timestamp
-	60, // 24: herald.registry.v1.CreateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
-	28, // 25: herald.registry.v1.CreateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
-	59, // 26: herald.registry.v1.CreateSubscriptionRequest.backfill_from:type_name -> google.protobuf.Timestamp
-	29, // 27: herald.registry.v1.CreateSubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
-	41, // 28: herald.registry.v1.CreateSubscriptionResponse.backfill:type_name -> herald.registry.v1.Replay
-	29, // 29: herald.registry.v1.ListSubscriptionsResponse.subscriptions:type_name -> herald.registry.v1.Subscription
-	9,  // 30: herald.registry.v1.ListSubscriptionsResponse.meta:type_name -> herald.registry.v1.PageMeta
-	36, // 31: herald.registry.v1.UpdateSubscriptionRequest.events:type_name -> herald.registry.v1.EventNames
-	60, // 32: herald.registry.v1.UpdateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
-	28, // 33: herald.registry.v1.UpdateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
-	29, // 34: herald.registry.v1.VerifySubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
-	59, // 35: herald.registry.v1.Replay.from:type_name -> google.protobuf.Timestamp
-	59, // 36: herald.registry.v1.Replay.to:type_name -> google.protobuf.Timestamp
-	59, // 37: herald.registry.v1.Replay.create_time:type_name -> google.protobuf.Timestamp
-	59, // 38: herald.registry.v1.Replay.update_time:type_name -> google.protobuf.Timestamp
-	59, // 39: herald.registry.v1.ReplaySubscriptionRequest.from:type_name -> google.protobuf.Timestamp
-	59, // 40: herald.registry.v1.ReplaySubscriptionRequest.to:type_name -> google.protobuf.Timestamp
-	59, // 41: herald.registry.v1.RotateSubscriptionSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	59, // 42: herald.registry.v1.Delivery.event_time:type_name -> google.protobuf.Timestamp
-	59, // 43: herald.registry.v1.Delivery.last_attempt_time:type_name -> google.protobuf.Timestamp
-	59, // 44: herald.registry.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	59, // 45: herald.registry.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	49, // 46: herald.registry.v1.Delivery.attempts:type_name -> herald.registry.v1.DeliveryAttempt
-	59, // 47: herald.registry.v1.DeliveryAttempt.time:type_name -> google.protobuf.Timestamp
-	59, // 48: herald.registry.v1.DeliveryAttempt.next_attempt_time:type_name -> google.protobuf.Timestamp
-	48, // 49: herald.registry.v1.ListDeliveriesResponse.deliveries:type_name -> herald.registry.v1.Delivery
-	9,  // 50: herald.registry.v1.ListDeliveriesResponse.meta:type_name -> herald.registry.v1.PageMeta
-	29, // 51: herald.registry.v1.SubscriptionConfig.subscription:type_name -> herald.registry.v1.Subscription
-	59, // 52: herald.registry.v1.SubscriptionConfig.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	11, // 4: herald.registry.v1.ListAppsResponse.meta:type_name -> herald.registry.v1.PageMeta
+	61, // 5: herald.registry.v1.AppConfig.create_time:type_name -> google.protobuf.Timestamp
+	61, // 6: herald.registry.v1.AppConfig.update_time:type_name -> google.protobuf.Timestamp
+	62, // 7: herald.registry.v1.Event.filter_logic:type_name -> google.protobuf.Value
+	61, // 8: herald.registry.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	61, // 9: herald.registry.v1.Event.update_time:type_name -> google.protobuf.Timestamp
+	16, // 10: herald.registry.v1.RegisterEventsRequest.events:type_name -> herald.registry.v1.Event
+	16, // 11: herald.registry.v1.RegisterEventsResponse.events:type_name -> herald.registry.v1.Event
+	16, // 12: herald.registry.v1.GetPublisherEventsResponse.events:type_name -> herald.registry.v1.Event
+	11, // 13: herald.registry.v1.GetPublisherEventsResponse.meta:type_name -> herald.registry.v1.PageMeta
+	22, // 14: herald.registry.v1.UpdatePublisherEventsRequest.events:type_name -> herald.registry.v1.EventPatch
+	62, // 15: herald.registry.v1.EventPatch.filter_logic:type_name -> google.protobuf.Value
+	16, // 16: herald.registry.v1.UpdatePublisherEventsResponse.events:type_name -> herald.registry.v1.Event
+	16, // 17: herald.registry.v1.Publisher.events:type_name -> herald.registry.v1.Event
+	28, // 18: herald.registry.v1.ListPublishersResponse.publishers:type_name -> herald.registry.v1.Publisher
+	62, // 19: herald.registry.v1.Subscription.filter_logic:type_name -> google.protobuf.Value
+	30, // 20: herald.registry.v1.Subscription.options:type_name -> herald.registry.v1.SubscriptionOptions
+	61, // 21: herald.registry.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	61, // 22: herald.registry.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	61, // 23: herald.registry.v1.Subscription.secret_rotate_time:type_name -> google.protobuf.Timestamp
+	62, // 24: herald.registry.v1.CreateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
+	30, // 25: herald.registry.v1.CreateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
+	61, // 26: herald.registry.v1.CreateSubscriptionRequest.backfill_from:type_name -> google.protobuf.Timestamp
+	31, // 27: herald.registry.v1.CreateSubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
+	43, // 28: herald.registry.v1.CreateSubscriptionResponse.backfill:type_name -> herald.registry.v1.Replay
+	31, // 29: herald.registry.v1.ListSubscriptionsResponse.subscriptions:type_name -> herald.registry.v1.Subscription
+	11, // 30: herald.registry.v1.ListSubscriptionsResponse.meta:type_name -> herald.registry.v1.PageMeta
+	38, // 31: herald.registry.v1.UpdateSubscriptionRequest.events:type_name -> herald.registry.v1.EventNames
+	62, // 32: herald.registry.v1.UpdateSubscriptionRequest.filter_logic:type_name -> google.protobuf.Value
+	30, // 33: herald.registry.v1.UpdateSubscriptionRequest.options:type_name -> herald.registry.v1.SubscriptionOptions
+	31, // 34: herald.registry.v1.VerifySubscriptionResponse.subscription:type_name -> herald.registry.v1.Subscription
+	61, // 35: herald.registry.v1.Replay.from:type_name -> google.protobuf.Timestamp
+	61, // 36: herald.registry.v1.Replay.to:type_name -> google.protobuf.Timestamp
+	61, // 37: herald.registry.v1.Replay.create_time:type_name -> google.protobuf.Timestamp
+	61, // 38: herald.registry.v1.Replay.update_time:type_name -> google.protobuf.Timestamp
+	61, // 39: herald.registry.v1.ReplaySubscriptionRequest.from:type_name -> google.protobuf.Timestamp
+	61, // 40: herald.registry.v1.ReplaySubscriptionRequest.to:type_name -> google.protobuf.Timestamp
+	61, // 41: herald.registry.v1.RotateSubscriptionSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	61, // 42: herald.registry.v1.Delivery.event_time:type_name -> google.protobuf.Timestamp
+	61, // 43: herald.registry.v1.Delivery.last_attempt_time:type_name -> google.protobuf.Timestamp
+	61, // 44: herald.registry.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	61, // 45: herald.registry.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	51, // 46: herald.registry.v1.Delivery.attempts:type_name -> herald.registry.v1.DeliveryAttempt
+	61, // 47: herald.registry.v1.DeliveryAttempt.time:type_name -> google.protobuf.Timestamp
+	61, // 48: herald.registry.v1.DeliveryAttempt.next_attempt_time:type_name -> google.protobuf.Timestamp
+	50, // 49: herald.registry.v1.ListDeliveriesResponse.deliveries:type_name -> herald.registry.v1.Delivery
+	11, // 50: herald.registry.v1.ListDeliveriesResponse.meta:type_name -> herald.registry.v1.PageMeta
+	31, // 51: herald.registry.v1.SubscriptionConfig.subscription:type_name -> herald.registry.v1.Subscription
+	61, // 52: herald.registry.v1.SubscriptionConfig.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
 	0,  // 53: herald.registry.v1.ConfigDeletion.kind:type_name -> herald.registry.v1.ConfigKind
 	1,  // 54: herald.registry.v1.WatchConfigResponse.apps:type_name -> herald.registry.v1.App
-	10, // 55: herald.registry.v1.WatchConfigResponse.app_configs:type_name -> herald.registry.v1.AppConfig
-	14, // 56: herald.registry.v1.WatchConfigResponse.events:type_name -> herald.registry.v1.Event
-	56, // 57: herald.registry.v1.WatchConfigResponse.subscriptions:type_name -> herald.registry.v1.SubscriptionConfig
-	57, // 58: herald.registry.v1.WatchConfigResponse.deletions:type_name -> herald.registry.v1.ConfigDeletion
+	12, // 55: herald.registry.v1.WatchConfigResponse.app_configs:type_name -> herald.registry.v1.AppConfig
+	16, // 56: herald.registry.v1.WatchConfigResponse.events:type_name -> herald.registry.v1.Event
+	58, // 57: herald.registry.v1.WatchConfigResponse.subscriptions:type_name -> herald.registry.v1.SubscriptionConfig
+	59, // 58: herald.registry.v1.WatchConfigResponse.deletions:type_name -> herald.registry.v1.ConfigDeletion
 	2,  // 59: herald.registry.v1.RegistryService.CreateApp:input_type -> herald.registry.v1.CreateAppRequest
 	4,  // 60: herald.registry.v1.RegistryService.UpdateApp:input_type -> herald.registry.v1.UpdateAppRequest
-	7,  // 61: herald.registry.v1.RegistryService.ListApps:input_type -> herald.registry.v1.ListAppsRequest
+	9,  // 61: herald.registry.v1.RegistryService.ListApps:input_type -> herald.registry.v1.ListAppsRequest
 	6,  // 62: herald.registry.v1.RegistryService.RotateAppKey:input_type -> herald.registry.v1.RotateAppKeyRequest
-	11, // 63: herald.registry.v1.RegistryService.CreateAppConfig:input_type -> herald.registry.v1.CreateAppConfigRequest
-	13, // 64: herald.registry.v1.RegistryService.GetAppConfig:input_type -> herald.registry.v1.GetAppConfigRequest
-	15, // 65: herald.registry.v1.RegistryService.RegisterEvents:input_type -> herald.registry.v1.RegisterEventsRequest
-	17, // 66: herald.registry.v1.RegistryService.GetPublisherEvents:input_type -> herald.registry.v1.GetPublisherEventsRequest
-	19, // 67: herald.registry.v1.RegistryService.UpdatePublisherEvents:input_type -> herald.registry.v1.UpdatePublisherEventsRequest
-	22, // 68: herald.registry.v1.RegistryService.BulkDeleteEvents:input_type -> herald.registry.v1.BulkDeleteEventsRequest
-	24, // 69: herald.registry.v1.RegistryService.RemoveEvents:input_type -> herald.registry.v1.RemoveEventsRequest
-	25, // 70: herald.registry.v1.RegistryService.ListPublishers:input_type -> herald.registry.v1.ListPublishersRequest
-	30, // 71: herald.registry.v1.RegistryService.CreateSubscription:input_type -> herald.registry.v1.CreateSubscriptionRequest
-	32, // 72: herald.registry.v1.RegistryService.ListSubscriptions:input_type -> herald.registry.v1.ListSubscriptionsRequest
-	34, // 73: herald.registry.v1.RegistryService.GetSubscription:input_type -> herald.registry.v1.GetSubscriptionRequest
-	35, // 74: herald.registry.v1.RegistryService.UpdateSubscription:input_type -> herald.registry.v1.UpdateSubscriptionRequest
-	37, // 75: herald.registry.v1.RegistryService.DeleteSubscription:input_type -> herald.registry.v1.DeleteSubscriptionRequest
-	46, // 76: herald.registry.v1.RegistryService.RotateSubscriptionSecret:input_type -> herald.registry.v1.RotateSubscriptionSecretRequest
-	39, // 77: herald.registry.v1.RegistryService.VerifySubscription:input_type -> herald.registry.v1.VerifySubscriptionRequest
-	42, // 78: herald.registry.v1.RegistryService.ReplaySubscription:input_type -> herald.registry.v1.ReplaySubscriptionRequest
-	43, // 79: herald.registry.v1.RegistryService.GetReplay:input_type -> herald.registry.v1.GetReplayRequest
-	44, // 80: herald.registry.v1.RegistryService.CancelReplay:input_type -> herald.registry.v1.CancelReplayRequest
-	45, // 81: herald.registry.v1.RegistryService.ReportReplay:input_type -> herald.registry.v1.ReportReplayRequest
-	50, // 82: herald.registry.v1.RegistryService.ListDeliveries:input_type -> herald.registry.v1.ListDeliveriesRequest
-	52, // 83: herald.registry.v1.RegistryService.GetDelivery:input_type -> herald.registry.v1.GetDeliveryRequest
-	53, // 84: herald.registry.v1.RegistryService.Redeliver:input_type -> herald.registry.v1.RedeliverRequest
-	55, // 85: herald.registry.v1.RegistryService.WatchConfig:input_type -> herald.registry.v1.WatchConfigRequest
-	3,  // 86: herald.registry.v1.RegistryService.CreateApp:output_type -> herald.registry.v1.CreateAppResponse
-	1,  // 87: herald.registry.v1.RegistryService.UpdateApp:output_type -> herald.registry.v1.App
-	8,  // 88: herald.registry.v1.RegistryService.ListApps:output_type -> herald.registry.v1.ListAppsResponse
-	3,  // 89: herald.registry.v1.RegistryService.RotateAppKey:output_type -> herald.registry.v1.CreateAppResponse
-	12, // 90: herald.registry.v1.RegistryService.CreateAppConfig:output_type -> herald.registry.v1.CreateAppConfigResponse
-	10, // 91: herald.registry.v1.RegistryService.GetAppConfig:output_type -> herald.registry.v1.AppConfig
-	16, // 92: herald.registry.v1.RegistryService.RegisterEvents:output_type -> herald.registry.v1.RegisterEventsResponse
-	18, // 93: herald.registry.v1.RegistryService.GetPublisherEvents:output_type -> herald.registry.v1.GetPublisherEventsResponse
-	21, // 94: herald.registry.v1.RegistryService.UpdatePublisherEvents:output_type -> herald.registry.v1.UpdatePublisherEventsResponse
-	23, // 95: herald.registry.v1.RegistryService.BulkDeleteEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
-	23, // 96: herald.registry.v1.RegistryService.RemoveEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
-	27, // 97: herald.registry.v1.RegistryService.ListPublishers:output_type -> herald.registry.v1.ListPublishersResponse
-	31, // 98: herald.registry.v1.RegistryService.CreateSubscription:output_type -> herald.registry.v1.CreateSubscriptionResponse
-	33, // 99: herald.registry.v1.RegistryService.ListSubscriptions:output_type -> herald.registry.v1.ListSubscriptionsResponse
-	29, // 100: herald.registry.v1.RegistryService.GetSubscription:output_type -> herald.registry.v1.Subscription
-	29, // 101: herald.registry.v1.RegistryService.UpdateSubscription:output_type -> herald.registry.v1.Subscription
-	38, // 102: herald.registry.v1.RegistryService.DeleteSubscription:output_type -> herald.registry.v1.DeleteSubscriptionResponse
-	47, // 103: herald.registry.v1.RegistryService.RotateSubscriptionSecret:output_type -> herald.registry.v1.RotateSubscriptionSecretResponse
-	40, // 104: herald.registry.v1.RegistryService.VerifySubscription:output_type -> herald.registry.v1.VerifySubscriptionResponse
-	41, // 105: herald.registry.v1.RegistryService.ReplaySubscription:output_type -> herald.registry.v1.Replay
-	41, // 106: herald.registry.v1.RegistryService.GetReplay:output_type -> herald.registry.v1.Replay
-	41, // 107: herald.registry.v1.RegistryService.CancelReplay:output_type -> herald.registry.v1.Replay
-	41, // 108: herald.registry.v1.RegistryService.ReportReplay:output_type -> herald.registry.v1.Replay
-	51, // 109: herald.registry.v1.RegistryService.ListDeliveries:output_type -> herald.registry.v1.ListDeliveriesResponse
-	48, // 110: herald.registry.v1.RegistryService.GetDelivery:output_type -> herald.registry.v1.Delivery
-	54, // 111: herald.registry.v1.RegistryService.Redeliver:output_type -> herald.registry.v1.RedeliverResponse
-	58, // 112: herald.registry.v1.RegistryService.WatchConfig:output_type -> herald.registry.v1.WatchConfigResponse
-	86, // [86:113] is the sub-list for method output_type
-	59, // [59:86] is the sub-list for method input_type
+	7,  // 63: herald.registry.v1.RegistryService.DeleteApp:input_type -> herald.registry.v1.DeleteAppRequest
+	13, // 64: herald.registry.v1.RegistryService.CreateAppConfig:input_type -> herald.registry.v1.CreateAppConfigRequest
+	15, // 65: herald.registry.v1.RegistryService.GetAppConfig:input_type -> herald.registry.v1.GetAppConfigRequest
+	17, // 66: herald.registry.v1.RegistryService.RegisterEvents:input_type -> herald.registry.v1.RegisterEventsRequest
+	19, // 67: herald.registry.v1.RegistryService.GetPublisherEvents:input_type -> herald.registry.v1.GetPublisherEventsRequest
+	21, // 68: herald.registry.v1.RegistryService.UpdatePublisherEvents:input_type -> herald.registry.v1.UpdatePublisherEventsRequest
+	24, // 69: herald.registry.v1.RegistryService.BulkDeleteEvents:input_type -> herald.registry.v1.BulkDeleteEventsRequest
+	26, // 70: herald.registry.v1.RegistryService.RemoveEvents:input_type -> herald.registry.v1.RemoveEventsRequest
+	27, // 71: herald.registry.v1.RegistryService.ListPublishers:input_type -> herald.registry.v1.ListPublishersRequest
+	32, // 72: herald.registry.v1.RegistryService.CreateSubscription:input_type -> herald.registry.v1.CreateSubscriptionRequest
+	34, // 73: herald.registry.v1.RegistryService.ListSubscriptions:input_type -> herald.registry.v1.ListSubscriptionsRequest
+	36, // 74: herald.registry.v1.RegistryService.GetSubscription:input_type -> herald.registry.v1.GetSubscriptionRequest
+	37, // 75: herald.registry.v1.RegistryService.UpdateSubscription:input_type -> herald.registry.v1.UpdateSubscriptionRequest
+	39, // 76: herald.registry.v1.RegistryService.DeleteSubscription:input_type -> herald.registry.v1.DeleteSubscriptionRequest
+	48, // 77: herald.registry.v1.RegistryService.RotateSubscriptionSecret:input_type -> herald.registry.v1.RotateSubscriptionSecretRequest
+	41, // 78: herald.registry.v1.RegistryService.VerifySubscription:input_type -> herald.registry.v1.VerifySubscriptionRequest
+	44, // 79: herald.registry.v1.RegistryService.ReplaySubscription:input_type -> herald.registry.v1.ReplaySubscriptionRequest
+	45, // 80: herald.registry.v1.RegistryService.GetReplay:input_type -> herald.registry.v1.GetReplayRequest
+	46, // 81: herald.registry.v1.RegistryService.CancelReplay:input_type -> herald.registry.v1.CancelReplayRequest
+	47, // 82: herald.registry.v1.RegistryService.ReportReplay:input_type -> herald.registry.v1.ReportReplayRequest
+	52, // 83: herald.registry.v1.RegistryService.ListDeliveries:input_type -> herald.registry.v1.ListDeliveriesRequest
+	54, // 84: herald.registry.v1.RegistryService.GetDelivery:input_type -> herald.registry.v1.GetDeliveryRequest
+	55, // 85: herald.registry.v1.RegistryService.Redeliver:input_type -> herald.registry.v1.RedeliverRequest
+	57, // 86: herald.registry.v1.RegistryService.WatchConfig:input_type -> herald.registry.v1.WatchConfigRequest
+	3,  // 87: herald.registry.v1.RegistryService.CreateApp:output_type -> herald.registry.v1.CreateAppResponse
+	1,  // 88: herald.registry.v1.RegistryService.UpdateApp:output_type -> herald.registry.v1.App
+	10, // 89: herald.registry.v1.RegistryService.ListApps:output_type -> herald.registry.v1.ListAppsResponse
+	3,  // 90: herald.registry.v1.RegistryService.RotateAppKey:output_type -> herald.registry.v1.CreateAppResponse
+	8,  // 91: herald.registry.v1.RegistryService.DeleteApp:output_type -> herald.registry.v1.DeleteAppResponse
+	14, // 92: herald.registry.v1.RegistryService.CreateAppConfig:output_type -> herald.registry.v1.CreateAppConfigResponse
+	12, // 93: herald.registry.v1.RegistryService.GetAppConfig:output_type -> herald.registry.v1.AppConfig
+	18, // 94: herald.registry.v1.RegistryService.RegisterEvents:output_type -> herald.registry.v1.RegisterEventsResponse
+	20, // 95: herald.registry.v1.RegistryService.GetPublisherEvents:output_type -> herald.registry.v1.GetPublisherEventsResponse
+	23, // 96: herald.registry.v1.RegistryService.UpdatePublisherEvents:output_type -> herald.registry.v1.UpdatePublisherEventsResponse
+	25, // 97: herald.registry.v1.RegistryService.BulkDeleteEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
+	25, // 98: herald.registry.v1.RegistryService.RemoveEvents:output_type -> herald.registry.v1.BulkDeleteEventsResponse
+	29, // 99: herald.registry.v1.RegistryService.ListPublishers:output_type -> herald.registry.v1.ListPublishersResponse
+	33, // 100: herald.registry.v1.RegistryService.CreateSubscription:output_type -> herald.registry.v1.CreateSubscriptionResponse
+	35, // 101: herald.registry.v1.RegistryService.ListSubscriptions:output_type -> herald.registry.v1.ListSubscriptionsResponse
+	31, // 102: herald.registry.v1.RegistryService.GetSubscription:output_type -> herald.registry.v1.Subscription
+	31, // 103: herald.registry.v1.RegistryService.UpdateSubscription:output_type -> herald.registry.v1.Subscription
+	40, // 104: herald.registry.v1.RegistryService.DeleteSubscription:output_type -> herald.registry.v1.DeleteSubscriptionResponse
+	49, // 105: herald.registry.v1.RegistryService.RotateSubscriptionSecret:output_type -> herald.registry.v1.RotateSubscriptionSecretResponse
+	42, // 106: herald.registry.v1.RegistryService.VerifySubscription:output_type -> herald.registry.v1.VerifySubscriptionResponse
+	43, // 107: herald.registry.v1.RegistryService.ReplaySubscription:output_type -> herald.registry.v1.Replay
+	43, // 108: herald.registry.v1.RegistryService.GetReplay:output_type -> herald.registry.v1.Replay
+	43, // 109: herald.registry.v1.RegistryService.CancelReplay:output_type -> herald.registry.v1.Replay
+	43, // 110: herald.registry.v1.RegistryService.ReportReplay:output_type -> herald.registry.v1.Replay
+	53, // 111: herald.registry.v1.RegistryService.ListDeliveries:output_type -> herald.registry.v1.ListDeliveriesResponse
+	50, // 112: herald.registry.v1.RegistryService.GetDelivery:output_type -> herald.registry.v1.Delivery
+	56, // 113: herald.registry.v1.RegistryService.Redeliver:output_type -> herald.registry.v1.RedeliverResponse
+	60, // 114: herald.registry.v1.RegistryService.WatchConfig:output_type -> herald.registry.v1.WatchConfigResponse
+	87, // [87:115] is the sub-list for method output_type
+	59, // [59:87] is the sub-list for method input_type
 	59, // [59:59] is the sub-list for extension type_name
 	59, // [59:59] is the sub-list for extension extendee
 	0,  // [0:59] is the sub-list for field type_name
@@ -4395,15 +4502,15 @@ func file_herald_registry_v1_registry_proto_init() {
 		return
 	}
 	file_herald_registry_v1_registry_proto_msgTypes[3].OneofWrappers = []any{}
-	file_herald_registry_v1_registry_proto_msgTypes[19].OneofWrappers = []any{}
-	file_herald_registry_v1_registry_proto_msgTypes[34].OneofWrappers = []any{}
+	file_herald_registry_v1_registry_proto_msgTypes[21].OneofWrappers = []any{}
+	file_herald_registry_v1_registry_proto_msgTypes[36].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_herald_registry_v1_registry_proto_rawDesc), len(file_herald_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   58,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ const (
 	RegistryService_UpdateApp_FullMethodName                = "/herald.registry.v1.RegistryService/UpdateApp"
 	RegistryService_ListApps_FullMethodName                 = "/herald.registry.v1.RegistryService/ListApps"
 	RegistryService_RotateAppKey_FullMethodName             = "/herald.registry.v1.RegistryService/RotateAppKey"
+	RegistryService_DeleteApp_FullMethodName                = "/herald.registry.v1.RegistryService/DeleteApp"
 	RegistryService_CreateAppConfig_FullMethodName          = "/herald.registry.v1.RegistryService/CreateAppConfig"
 	RegistryService_GetAppConfig_FullMethodName             = "/herald.registry.v1.RegistryService/GetAppConfig"
 	RegistryService_RegisterEvents_FullMethodName           = "/herald.registry.v1.RegistryService/RegisterEvents"
@@ -69,6 +70,9 @@ type RegistryServiceClient interface {
 	ListApps(ctx context.Context, in *ListAppsRequest, opts ...grpc.CallOption) (*ListAppsResponse, error)
 	// RotateAppKey issues a new API key for an app; the old one stops working at once.
 	RotateAppKey(ctx context.Context, in *RotateAppKeyRequest, opts ...grpc.CallOption) (*CreateAppResponse, error)
+	// DeleteApp deletes an app, its API key, its app config, its subscriptions and the
+	// subscriptions to it. An app that still has registered events is refused: delete them first.
+	DeleteApp(ctx context.Context, in *DeleteAppRequest, opts ...grpc.CallOption) (*DeleteAppResponse, error)
 	// Publisher API (OS1 "Publishing Webhook Events").
 	CreateAppConfig(ctx context.Context, in *CreateAppConfigRequest, opts ...grpc.CallOption) (*CreateAppConfigResponse, error)
 	GetAppConfig(ctx context.Context, in *GetAppConfigRequest, opts ...grpc.CallOption) (*AppConfig, error)
@@ -152,6 +156,16 @@ func (c *registryServiceClient) RotateAppKey(ctx context.Context, in *RotateAppK
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateAppResponse)
 	err := c.cc.Invoke(ctx, RegistryService_RotateAppKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) DeleteApp(ctx context.Context, in *DeleteAppRequest, opts ...grpc.CallOption) (*DeleteAppResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAppResponse)
+	err := c.cc.Invoke(ctx, RegistryService_DeleteApp_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -411,6 +425,9 @@ type RegistryServiceServer interface {
 	ListApps(context.Context, *ListAppsRequest) (*ListAppsResponse, error)
 	// RotateAppKey issues a new API key for an app; the old one stops working at once.
 	RotateAppKey(context.Context, *RotateAppKeyRequest) (*CreateAppResponse, error)
+	// DeleteApp deletes an app, its API key, its app config, its subscriptions and the
+	// subscriptions to it. An app that still has registered events is refused: delete them first.
+	DeleteApp(context.Context, *DeleteAppRequest) (*DeleteAppResponse, error)
 	// Publisher API (OS1 "Publishing Webhook Events").
 	CreateAppConfig(context.Context, *CreateAppConfigRequest) (*CreateAppConfigResponse, error)
 	GetAppConfig(context.Context, *GetAppConfigRequest) (*AppConfig, error)
@@ -471,6 +488,9 @@ func (UnimplementedRegistryServiceServer) ListApps(context.Context, *ListAppsReq
 }
 func (UnimplementedRegistryServiceServer) RotateAppKey(context.Context, *RotateAppKeyRequest) (*CreateAppResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateAppKey not implemented")
+}
+func (UnimplementedRegistryServiceServer) DeleteApp(context.Context, *DeleteAppRequest) (*DeleteAppResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteApp not implemented")
 }
 func (UnimplementedRegistryServiceServer) CreateAppConfig(context.Context, *CreateAppConfigRequest) (*CreateAppConfigResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateAppConfig not implemented")
@@ -630,6 +650,24 @@ func _RegistryService_RotateAppKey_Handler(srv interface{}, ctx context.Context,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(RegistryServiceServer).RotateAppKey(ctx, req.(*RotateAppKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_DeleteApp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAppRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).DeleteApp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_DeleteApp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).DeleteApp(ctx, req.(*DeleteAppRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1063,6 +1101,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RotateAppKey",
 			Handler:    _RegistryService_RotateAppKey_Handler,
+		},
+		{
+			MethodName: "DeleteApp",
+			Handler:    _RegistryService_DeleteApp_Handler,
 		},
 		{
 			MethodName: "CreateAppConfig",

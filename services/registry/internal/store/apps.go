@@ -28,6 +28,16 @@ func (s *Store) UpdateApp(ctx context.Context, a *App) error {
 	return s.replace(ctx, s.apps, KindApp, a.ID, v, a)
 }
 
+// DeleteApp removes the app with id (and with it its key: AppByKeyHash no longer finds it).
+func (s *Store) DeleteApp(ctx context.Context, id string) error {
+	return s.remove(ctx, s.apps, KindApp, id)
+}
+
+// DeleteAppConfig removes the app config of the app with id.
+func (s *Store) DeleteAppConfig(ctx context.Context, id string) error {
+	return s.remove(ctx, s.appConfigs, KindAppConfig, id)
+}
+
 // ListApps returns a page of apps.
 func (s *Store) ListApps(ctx context.Context, p Page) ([]App, bool, error) {
 	return pageFind[App](ctx, s.apps, bson.D{}, p)

@@ -41,6 +41,13 @@ func (s *Store) SubscriptionsToEvents(ctx context.Context, appID, topic string, 
 	})
 }
 
+// AppSubscriptions returns the subscriptions of the app with id and those to it.
+func (s *Store) AppSubscriptions(ctx context.Context, id string) ([]Subscription, error) {
+	return findAll[Subscription](ctx, s.subscriptions, bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "subscriberAppId", Value: id}}, bson.D{{Key: "appId", Value: id}},
+	}}})
+}
+
 // AllSubscriptions returns every subscription.
 func (s *Store) AllSubscriptions(ctx context.Context) ([]Subscription, error) {
 	return findAll[Subscription](ctx, s.subscriptions, bson.D{})
