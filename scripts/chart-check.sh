@@ -108,6 +108,12 @@ expect_fail "needs secrets.existingSecret" --set topics.create.enabled=true --se
   --set kafka.sasl.username=u --set kafka.sasl.password=p
 expect_fail "/kafka/tls/enabled" --set kafka.tls.caSecret.name=kafka-cluster-ca-cert
 expect_fail "$schema" --set kafka.compression=brotli
+# Values of a release from before kafka.tls.caSecret (helm upgrade --reuse-values keeps them).
+for tls in false true; do
+  "$helm" template herald "$chart" --set kafka.tls.caSecret=null --set kafka.tls.enabled=$tls \
+    --set topics.create.enabled=true >/dev/null || die "values without kafka.tls.caSecret (tls $tls) do not render"
+done
+echo "    renders without kafka.tls.caSecret (older values)"
 
 # --- 5. deploy/ ---------------------------------------------------------------------------------
 step "deploy/: Dockerfiles, compose.yaml, topic script"

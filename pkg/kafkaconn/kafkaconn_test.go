@@ -63,4 +63,7 @@ func TestCodec(t *testing.T) {
 	if got := (kafkaconn.Settings{}).Codec(); got != kafka.Lz4 {
 		t.Errorf("the zero value's codec is %v, want lz4", got)
 	}
+	if got := (kafkaconn.Settings{Compression: "brotli"}).Codec(); got != kafka.Lz4 {
+		t.Errorf("a bad setting (which Validate reports) falls back to %v, want lz4", got)
+	}
 }

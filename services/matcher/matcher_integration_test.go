@@ -229,11 +229,14 @@ func TestOS1FiltersEndToEnd(t *testing.T) {
 // TestEveryCompressionCodec: with each HERALD_KAFKA_COMPRESSION the matcher's jobs reach
 // herald.deliveries and read back whole.
 func TestEveryCompressionCodec(t *testing.T) {
-	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+	for codec, want := range map[string]kafka.Compression{"none": 0, "gzip": kafka.Gzip, "snappy": kafka.Snappy, "lz4": kafka.Lz4, "zstd": kafka.Zstd} {
 		t.Run(codec, func(t *testing.T) {
 			w := newWorld(t)
 			w.setupOS1()
 			m := w.startMatcher(testenv.UniqueName("g"), func(c *matcher.Config) { c.Kafka.Compression = codec })
+			if got := matcher.WriterCompression(m.Service); got != want {
+				t.Fatalf("the matcher's writer compresses with %v, want %v", got, want)
+			}
 			testenv.Produce(t, w.brokers, w.names.Topic("participant"),
 				event("u1", "userCreatedEvent", `,"bio":"`+strings.Repeat("long and repetitive ", 200)+`"`), event("u2", "userUpdatedEvent", ""))
 			testenv.Eventually(t, 30*time.Second, "2 messages are handled", func() bool { return m.Handled() >= 2 })

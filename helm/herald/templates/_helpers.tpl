@@ -129,7 +129,7 @@ HERALD_TOPIC_PREFIX: {{ $v.topics.prefix | quote }}
 HERALD_KAFKA_BROKERS: {{ join "," $v.kafka.brokers | quote }}
 HERALD_KAFKA_TLS: {{ $v.kafka.tls.enabled | toString | quote }}
 HERALD_KAFKA_COMPRESSION: {{ $v.kafka.compression | default "lz4" | quote }}
-{{- if $v.kafka.tls.caSecret.name }}
+{{- if include "herald.kafkaCASecret" .root }}
 HERALD_KAFKA_TLS_CA_FILE: {{ include "herald.kafkaCAFile" .root | quote }}
 {{- end }}
 {{- if $v.kafka.sasl.mechanism }}
@@ -196,10 +196,20 @@ HERALD_KAFKA_SESSION_TIMEOUT: {{ $c.sessionTimeout | quote }}
 {{- end -}}
 
 {{/*
-herald.kafkaCAFile is where the brokers' CA bundle (kafka.tls.caSecret) is mounted.
+herald.kafkaCASecret is kafka.tls.caSecret.name, or "" (also when a release's older values lack
+the key, as `helm upgrade --reuse-values` keeps them); herald.kafkaCAKey is its key (ca.crt).
+herald.kafkaCAFile is where the bundle is mounted.
 */}}
+{{- define "herald.kafkaCASecret" -}}
+{{- dig "caSecret" "name" "" (.Values.kafka.tls | default dict) -}}
+{{- end }}
+
+{{- define "herald.kafkaCAKey" -}}
+{{- dig "caSecret" "key" "" (.Values.kafka.tls | default dict) | default "ca.crt" -}}
+{{- end }}
+
 {{- define "herald.kafkaCAFile" -}}
-/etc/herald/kafka-ca/{{ .Values.kafka.tls.caSecret.key }}
+/etc/herald/kafka-ca/{{ include "herald.kafkaCAKey" . }}
 {{- end }}
 
 {{/*
@@ -214,8 +224,8 @@ herald.kafkaCAMount and herald.kafkaCAVolume mount kafka.tls.caSecret read-only 
 {{- define "herald.kafkaCAVolume" -}}
 - name: kafka-ca
   secret:
-    secretName: {{ .Values.kafka.tls.caSecret.name }}
+    secretName: {{ include "herald.kafkaCASecret" . }}
     items:
-      - key: {{ .Values.kafka.tls.caSecret.key }}
-        path: {{ .Values.kafka.tls.caSecret.key }}
+      - key: {{ include "herald.kafkaCAKey" . }}
+        path: {{ include "herald.kafkaCAKey" . }}
 {{- end }}
