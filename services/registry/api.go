@@ -166,51 +166,71 @@ func (a *API) RotateAppKey(ctx context.Context, req *registryv1.RotateAppKeyRequ
 // app config, then the app and with it its API key. It refuses while the app has registered
 // events: deleting a publisher's events stops other apps' deliveries, so that stays a step of
 // its own (bulkDelete). Each step is recorded as a configuration change, so matchers and
-// dispatchers drop what is gone; a delete that fails half way can be sent again.
+// dispatchers drop what is gone. Sent again after failing half way, it finishes the job: what
+// is left of an app already deleted is deleted too, and only an app with nothing left is
+// not found.
 func (a *API) DeleteApp(ctx context.Context, req *registryv1.DeleteAppRequest) (*registryv1.DeleteAppResponse, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := a.store.App(ctx, req.GetAppId()); errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("appId", "no app %q", req.GetAppId())
-	} else if err != nil {
+	id := req.GetAppId()
+	_, err := a.store.App(ctx, id)
+	gone := errors.Is(err, store.ErrNotFound)
+	if err != nil && !gone {
 		return nil, err
 	}
-	events, err := a.store.AppEvents(ctx, []string{req.GetAppId()})
+	events, err := a.store.AppEvents(ctx, []string{id})
 	if err != nil {
 		return nil, err
 	}
-	if len(events) > 0 {
+	if !gone && len(events) > 0 {
 		return nil, conflict("appId", "app %q has %d registered events (the first: %q on topic %q); delete them first with POST /v1/topics/{topic}/events:bulkDelete",
-			req.GetAppId(), len(events), events[0].Name, events[0].Topic)
+			id, len(events), events[0].Name, events[0].Topic)
 	}
-	subs, err := a.store.AppSubscriptions(ctx, req.GetAppId())
+	subs, err := a.store.AppSubscriptions(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if gone && len(events) == 0 && len(subs) == 0 {
+		return nil, notFound("appId", "no app %q", id)
 	}
 	defer a.hub.nudge()
-	for _, sub := range subs {
-		if err := a.store.DeleteSubscription(ctx, sub.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-	}
-	if err := a.store.DeleteAppConfig(ctx, req.GetAppId()); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := a.deleteSubscriptions(ctx, subs); err != nil {
 		return nil, err
 	}
-	if err := a.store.DeleteApp(ctx, req.GetAppId()); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := a.store.DeleteAppConfig(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	// A request its key authenticated just before the app went may have added a subscription.
-	late, err := a.store.AppSubscriptions(ctx, req.GetAppId())
+	if err := a.store.DeleteApp(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	// Requests its key authenticated just before the app went may have added a subscription or
+	// an event (and an earlier, failed delete may have left events of an app already gone).
+	late, err := a.store.AppSubscriptions(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	for _, sub := range late {
-		if err := a.store.DeleteSubscription(ctx, sub.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := a.deleteSubscriptions(ctx, late); err != nil {
+		return nil, err
+	}
+	if events, err = a.store.AppEvents(ctx, []string{id}); err != nil {
+		return nil, err
+	}
+	for _, e := range events {
+		if err := a.store.DeleteEvent(ctx, e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 	}
-	return &registryv1.DeleteAppResponse{AppId: req.GetAppId(), DeletedSubscriptions: int32(len(subs) + len(late))}, nil
+	return &registryv1.DeleteAppResponse{AppId: id, DeletedSubscriptions: int32(len(subs) + len(late))}, nil
+}
+
+func (a *API) deleteSubscriptions(ctx context.Context, subs []store.Subscription) error {
+	for _, sub := range subs {
+		if err := a.store.DeleteSubscription(ctx, sub.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // ListApps lists apps, oldest first (admin).

@@ -694,6 +694,27 @@ func TestDeleteApp(t *testing.T) {
 	if len(apps) != 1 || apps[0].(map[string]any)["id"] != otherID {
 		t.Fatalf("apps left: %v", apps)
 	}
+
+	// A delete that failed half way (the app gone, its subscription left) finishes when sent again.
+	leftID, leftKey := e.createApp("left", "p")
+	e.must(201, "POST", "/v1/appconfig", otherKey, map[string]any{"permissions": []string{"p"}})
+	e.must(201, "POST", "/v1/topics/participant/events", otherKey, os1Events)
+	leftSub := e.must(201, "POST", "/v1/subscriptions", leftKey, map[string]any{
+		"appId": otherID, "topic": "participant", "events": []string{"usercreated"}, "url": "https://hooks.example.com/x",
+	}).data()["id"].(string)
+	client, err := mongo.Connect(options.Client().ApplyURI(e.cfg.MongoURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	if _, err := client.Database(e.cfg.MongoDatabase).Collection("apps").DeleteOne(context.Background(), bson.D{{Key: "_id", Value: leftID}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.must(200, "DELETE", "/v1/apps/"+leftID, adminToken, nil).data(); d["deletedSubscriptions"] != float64(1) {
+		t.Fatalf("delete what is left of an app: %v", d)
+	}
+	e.must(404, "GET", "/v1/subscriptions/"+leftSub, adminToken, nil)
+	e.mustFail(404, "appId", "no app", "DELETE", "/v1/apps/"+leftID, adminToken, nil)
 }
 
 func TestWatchConfigSeesWritesOfAnotherReplica(t *testing.T) {
